@@ -1,0 +1,2 @@
+//! Read TensorBoard event files.
+pub mod proto;
