@@ -1,2 +1,5 @@
 //! Read TensorBoard event files.
+pub mod masked_crc;
 pub mod proto;
+pub mod record;
+pub mod types;

@@ -1,0 +1,503 @@
+//! Resumable, damage-tolerant reading and writing of TFRecord framing.
+//!
+//! A record is `u64 LE length | u32 LE masked_crc(length bytes) | data | u32 LE masked_crc(data)`
+//! (TensorFlow's `record_writer.cc`). The reader never trusts a length it has not checked, never
+//! allocates more than the bytes it has actually read (at most twice that), skips what it cannot
+//! read, and counts every byte it skips.
+
+use std::io::{self, Read, Write};
+
+use serde::Serialize;
+
+use crate::masked_crc::MaskedCrc;
+
+/// Bytes before the data of a record: the length and its masked CRC.
+pub const HEADER_LEN: usize = 12;
+/// Bytes after the data of a record: the masked CRC of the data.
+pub const FOOTER_LEN: usize = 4;
+/// Largest record accepted. Protocol buffers cannot exceed 2 GiB and no writer comes near this;
+/// a longer length whose CRC happens to match is treated as corrupt.
+pub const MAX_RECORD_LEN: u64 = 1 << 30;
+/// Initial buffer size; the buffer grows (by doubling) only to hold a record longer than this.
+const INITIAL_BUFFER: usize = 1 << 20;
+
+/// What went wrong while reading one stream of records, and how much was read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Damage {
+    /// Records whose length and data checksums were both valid.
+    pub records_read: u64,
+    /// Bytes of those valid records, framing included.
+    pub bytes_read: u64,
+    /// Records skipped because their data failed its checksum (their length was valid).
+    pub bad_data_crc: u64,
+    /// Places where a record header failed its checksum; each starts a resync.
+    pub bad_length_crc: u64,
+    /// Bytes skipped while scanning forward for the next valid record after a bad header.
+    pub resync_bytes: u64,
+    /// Bytes of an incomplete record at the end of the stream (counted by
+    /// [`RecordReader::finish`]).
+    pub truncated_bytes: u64,
+}
+
+impl Damage {
+    /// True when nothing was skipped or cut off.
+    pub fn is_clean(&self) -> bool {
+        self.bad_data_crc == 0
+            && self.bad_length_crc == 0
+            && self.resync_bytes == 0
+            && self.truncated_bytes == 0
+    }
+
+    /// Adds the counts of `other` to these.
+    pub fn add(&mut self, other: &Damage) {
+        self.records_read += other.records_read;
+        self.bytes_read += other.bytes_read;
+        self.bad_data_crc += other.bad_data_crc;
+        self.bad_length_crc += other.bad_length_crc;
+        self.resync_bytes += other.resync_bytes;
+        self.truncated_bytes += other.truncated_bytes;
+    }
+}
+
+/// Reads records from any [`Read`], resumably.
+///
+/// [`RecordReader::next_record`] returns `Ok(None)` when no complete record is available: at the
+/// end of the stream, or in the middle of a record that is still being written. Calling it again
+/// later continues from the same place, so a growing file can be tailed. Damage is skipped and
+/// counted in [`RecordReader::damage`]; only I/O errors are returned as errors.
+pub struct RecordReader<R> {
+    inner: R,
+    /// Bytes read from `inner`; `buf[start..end]` are not consumed yet. Its length only grows,
+    /// and only when a record does not fit, by doubling while data keeps arriving.
+    buf: Vec<u8>,
+    /// Start of the unconsumed bytes in `buf`.
+    start: usize,
+    /// End of the valid bytes in `buf`.
+    end: usize,
+    /// Offset in the stream of `buf[start]`.
+    offset: u64,
+    /// True from a bad header checksum until the next valid record.
+    resyncing: bool,
+    /// Counts so far (without the pending tail).
+    damage: Damage,
+}
+
+impl<R: Read> RecordReader<R> {
+    /// Creates a reader at the start of `inner`.
+    pub fn new(inner: R) -> Self {
+        RecordReader {
+            inner,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            offset: 0,
+            resyncing: false,
+            damage: Damage::default(),
+        }
+    }
+
+    /// Returns the data of the next valid record, or `None` when no complete record is available
+    /// yet. Records with a bad checksum are skipped and counted; after a bad header the reader
+    /// scans forward byte by byte for the next record whose header and data checksums both hold.
+    pub fn next_record(&mut self) -> io::Result<Option<&[u8]>> {
+        let (data_start, data_end) = loop {
+            let avail = self.end - self.start;
+            if avail < HEADER_LEN {
+                if !self.fill(HEADER_LEN)? {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let header = &self.buf[self.start..self.start + HEADER_LEN];
+            let len_bytes: [u8; 8] = header[..8].try_into().expect("8 bytes");
+            let crc_bytes: [u8; 4] = header[8..12].try_into().expect("4 bytes");
+            let len = u64::from_le_bytes(len_bytes);
+            if len > MAX_RECORD_LEN
+                || MaskedCrc::compute(&len_bytes) != MaskedCrc::from_le_bytes(crc_bytes)
+            {
+                if !self.resyncing {
+                    self.resyncing = true;
+                    self.damage.bad_length_crc += 1;
+                }
+                self.skip_resync_byte();
+                continue;
+            }
+            // `len <= MAX_RECORD_LEN`, so this fits in usize on 64- and 32-bit targets alike.
+            let total = HEADER_LEN + len as usize + FOOTER_LEN;
+            if avail < total {
+                if !self.fill(total)? {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let data_start = self.start + HEADER_LEN;
+            let data_end = data_start + len as usize;
+            let footer: [u8; 4] = self.buf[data_end..data_end + FOOTER_LEN]
+                .try_into()
+                .expect("4 bytes");
+            if MaskedCrc::compute(&self.buf[data_start..data_end]) != MaskedCrc::from_le_bytes(footer)
+            {
+                if self.resyncing {
+                    // A header that only looked valid: keep scanning.
+                    self.skip_resync_byte();
+                } else {
+                    self.damage.bad_data_crc += 1;
+                    self.consume(total);
+                }
+                continue;
+            }
+            self.resyncing = false;
+            self.damage.records_read += 1;
+            self.damage.bytes_read += total as u64;
+            self.consume(total);
+            break (data_start, data_end);
+        };
+        Ok(Some(&self.buf[data_start..data_end]))
+    }
+
+    /// Counts so far, not counting bytes still pending at the end.
+    pub fn damage(&self) -> Damage {
+        self.damage
+    }
+
+    /// Bytes read from the stream but not yet part of a complete record.
+    pub fn pending_bytes(&self) -> u64 {
+        (self.end - self.start) as u64
+    }
+
+    /// Offset in the stream of the first byte not yet consumed.
+    pub fn position(&self) -> u64 {
+        self.offset
+    }
+
+    /// The final counts, treating the stream as complete: pending bytes count as a truncated
+    /// record, or as resync bytes when the reader was scanning after a bad header.
+    pub fn finish(&self) -> Damage {
+        let mut damage = self.damage;
+        let pending = self.pending_bytes();
+        if self.resyncing {
+            damage.resync_bytes += pending;
+        } else {
+            damage.truncated_bytes += pending;
+        }
+        damage
+    }
+
+    /// The underlying reader.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.offset += n as u64;
+    }
+
+    fn skip_resync_byte(&mut self) {
+        self.consume(1);
+        self.damage.resync_bytes += 1;
+    }
+
+    /// Reads until at least `need` unconsumed bytes are buffered. Returns `false` if the stream
+    /// has no more bytes for now.
+    fn fill(&mut self, need: usize) -> io::Result<bool> {
+        loop {
+            let avail = self.end - self.start;
+            if avail >= need {
+                return Ok(true);
+            }
+            if self.buf.is_empty() {
+                self.buf.resize(INITIAL_BUFFER, 0);
+            }
+            if self.end == self.buf.len() {
+                if self.start > 0 {
+                    self.buf.copy_within(self.start..self.end, 0);
+                    self.start = 0;
+                    self.end = avail;
+                } else {
+                    // Full of one incomplete record: grow, but never past what is needed.
+                    let grown = (self.buf.len() * 2).min(need.max(self.buf.len() + 1));
+                    self.buf.resize(grown, 0);
+                }
+            }
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => return Ok(false),
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Writes records with TFRecord framing.
+pub struct RecordWriter<W> {
+    inner: W,
+}
+
+impl<W: Write> RecordWriter<W> {
+    /// Wraps a writer.
+    pub fn new(inner: W) -> Self {
+        RecordWriter { inner }
+    }
+
+    /// Writes one record. The record is complete in `inner` when this returns (modulo buffering
+    /// in `inner` itself).
+    pub fn write_record(&mut self, data: &[u8]) -> io::Result<()> {
+        self.inner.write_all(&encode_header(data.len() as u64))?;
+        self.inner.write_all(data)?;
+        self.inner.write_all(&MaskedCrc::compute(data).0.to_le_bytes())
+    }
+
+    /// Flushes the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    /// The underlying writer.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    /// Returns the underlying writer.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+/// The 12 header bytes of a record of `len` data bytes.
+pub fn encode_header(len: u64) -> [u8; HEADER_LEN] {
+    let mut header = [0u8; HEADER_LEN];
+    header[..8].copy_from_slice(&len.to_le_bytes());
+    let crc = MaskedCrc::compute(&header[..8]);
+    header[8..].copy_from_slice(&crc.0.to_le_bytes());
+    header
+}
+
+/// Appends one framed record holding `data` to `out`.
+pub fn encode_record(data: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&encode_header(data.len() as u64));
+    out.extend_from_slice(data);
+    out.extend_from_slice(&MaskedCrc::compute(data).0.to_le_bytes());
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::collections::VecDeque;
+    use std::io::{self, Read};
+
+    /// A `Read` that hands out scripted chunks; an empty chunk is a (fake) end of file.
+    pub struct ScriptedReader {
+        pub chunks: VecDeque<Vec<u8>>,
+    }
+
+    impl ScriptedReader {
+        pub fn new(chunks: Vec<Vec<u8>>) -> Self {
+            ScriptedReader {
+                chunks: chunks.into(),
+            }
+        }
+    }
+
+    impl Read for ScriptedReader {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some(chunk) = self.chunks.front_mut() else {
+                return Ok(0);
+            };
+            if chunk.is_empty() {
+                self.chunks.pop_front();
+                return Ok(0);
+            }
+            let n = chunk.len().min(buf.len());
+            buf[..n].copy_from_slice(&chunk[..n]);
+            chunk.drain(..n);
+            if chunk.is_empty() {
+                self.chunks.pop_front();
+            }
+            Ok(n)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::ScriptedReader;
+    use super::*;
+
+    fn records(payloads: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in payloads {
+            encode_record(p, &mut out);
+        }
+        out
+    }
+
+    fn read_all<R: Read>(reader: &mut RecordReader<R>) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while let Some(r) = reader.next_record().unwrap() {
+            out.push(r.to_vec());
+        }
+        out
+    }
+
+    #[test]
+    fn header_test_vector() {
+        let h = encode_header(24);
+        assert_eq!(&h[8..], &[0xa3, 0x7f, 0x4b, 0x22]);
+    }
+
+    #[test]
+    fn reads_clean_stream() {
+        let bytes = records(&[b"one", b"", b"three"]);
+        let mut r = RecordReader::new(&bytes[..]);
+        assert_eq!(read_all(&mut r), vec![b"one".to_vec(), vec![], b"three".to_vec()]);
+        let d = r.finish();
+        assert!(d.is_clean());
+        assert_eq!(d.records_read, 3);
+        assert_eq!(d.bytes_read, bytes.len() as u64);
+    }
+
+    #[test]
+    fn resumes_at_every_split_point() {
+        let payloads: Vec<Vec<u8>> = (0..5).map(|i| vec![i as u8; i * 7]).collect();
+        let refs: Vec<&[u8]> = payloads.iter().map(|p| &p[..]).collect();
+        let bytes = records(&refs);
+        for split in 0..=bytes.len() {
+            // An empty chunk is a fake end of file; only non-empty halves are scripted.
+            let mut chunks = Vec::new();
+            if split > 0 {
+                chunks.push(bytes[..split].to_vec());
+            }
+            chunks.push(vec![]);
+            if split < bytes.len() {
+                chunks.push(bytes[split..].to_vec());
+            }
+            let reader = ScriptedReader::new(chunks);
+            let mut r = RecordReader::new(reader);
+            let mut got = read_all(&mut r);
+            // A fake end of file in the middle of a record leaves it pending, not damaged.
+            assert!(r.damage().is_clean());
+            got.extend(read_all(&mut r));
+            assert_eq!(got, payloads, "split at {split}");
+            assert!(r.finish().is_clean());
+        }
+    }
+
+    #[test]
+    fn resumes_with_one_byte_chunks_and_eofs_between() {
+        let bytes = records(&[b"alpha", b"beta"]);
+        let mut chunks = Vec::new();
+        for b in &bytes {
+            chunks.push(vec![*b]);
+            chunks.push(vec![]);
+        }
+        let mut r = RecordReader::new(ScriptedReader::new(chunks));
+        let mut got = Vec::new();
+        for _ in 0..bytes.len() + 2 {
+            got.extend(read_all(&mut r));
+        }
+        assert_eq!(got, vec![b"alpha".to_vec(), b"beta".to_vec()]);
+    }
+
+    #[test]
+    fn truncated_tail_is_counted() {
+        let bytes = records(&[b"first", b"second"]);
+        let cut = bytes.len() - 3;
+        let mut r = RecordReader::new(&bytes[..cut]);
+        assert_eq!(read_all(&mut r), vec![b"first".to_vec()]);
+        assert_eq!(r.pending_bytes(), (HEADER_LEN + 6 + FOOTER_LEN - 3) as u64);
+        let d = r.finish();
+        assert_eq!(d.truncated_bytes, (HEADER_LEN + 6 + FOOTER_LEN - 3) as u64);
+        assert_eq!(d.records_read, 1);
+    }
+
+    #[test]
+    fn bad_data_crc_skips_one_record() {
+        let mut bytes = records(&[b"aaaa", b"bbbb", b"cccc"]);
+        let second_data = (HEADER_LEN + 4 + FOOTER_LEN) + HEADER_LEN;
+        bytes[second_data + 1] ^= 0x40;
+        let mut r = RecordReader::new(&bytes[..]);
+        assert_eq!(read_all(&mut r), vec![b"aaaa".to_vec(), b"cccc".to_vec()]);
+        let d = r.finish();
+        assert_eq!(d.bad_data_crc, 1);
+        assert_eq!(d.records_read, 2);
+        assert_eq!(d.resync_bytes, 0);
+    }
+
+    #[test]
+    fn bad_length_resyncs_to_next_record() {
+        let mut bytes = records(&[b"aaaa", b"bbbbbbbb", b"cccc"]);
+        let second = HEADER_LEN + 4 + FOOTER_LEN;
+        bytes[second + 2] ^= 0x01;
+        let mut r = RecordReader::new(&bytes[..]);
+        assert_eq!(read_all(&mut r), vec![b"aaaa".to_vec(), b"cccc".to_vec()]);
+        let d = r.finish();
+        assert_eq!(d.bad_length_crc, 1);
+        assert_eq!(d.resync_bytes, (HEADER_LEN + 8 + FOOTER_LEN) as u64);
+        assert_eq!(d.truncated_bytes, 0);
+    }
+
+    #[test]
+    fn garbage_between_records_is_skipped() {
+        let a = records(&[b"aaaa"]);
+        let b = records(&[b"bbbb"]);
+        let garbage: Vec<u8> = (0..100u32).map(|i| (i * 37 + 11) as u8).collect();
+        let bytes = [a, garbage, b].concat();
+        let mut r = RecordReader::new(&bytes[..]);
+        assert_eq!(read_all(&mut r), vec![b"aaaa".to_vec(), b"bbbb".to_vec()]);
+        let d = r.finish();
+        assert_eq!(d.resync_bytes, 100);
+        assert_eq!(d.bad_length_crc, 1);
+    }
+
+    #[test]
+    fn zero_tail_is_skipped_not_truncated() {
+        let mut bytes = records(&[b"aaaa"]);
+        bytes.extend(std::iter::repeat_n(0u8, 4096));
+        let mut r = RecordReader::new(&bytes[..]);
+        assert_eq!(read_all(&mut r), vec![b"aaaa".to_vec()]);
+        let d = r.finish();
+        assert_eq!(d.resync_bytes, 4096);
+        assert_eq!(d.truncated_bytes, 0);
+    }
+
+    #[test]
+    fn huge_length_with_valid_crc_is_rejected() {
+        let mut bytes = encode_header(MAX_RECORD_LEN + 1).to_vec();
+        bytes.extend(records(&[b"ok"]));
+        let mut r = RecordReader::new(&bytes[..]);
+        assert_eq!(read_all(&mut r), vec![b"ok".to_vec()]);
+        assert_eq!(r.finish().resync_bytes, HEADER_LEN as u64);
+    }
+
+    #[test]
+    fn large_claimed_length_does_not_allocate_it() {
+        // A valid header claiming 512 MiB followed by a few bytes: the buffer stays small.
+        let mut bytes = encode_header(512 << 20).to_vec();
+        bytes.extend_from_slice(&[1, 2, 3]);
+        let mut r = RecordReader::new(&bytes[..]);
+        assert!(r.next_record().unwrap().is_none());
+        assert!(r.buf.len() <= 2 * INITIAL_BUFFER);
+        assert_eq!(r.finish().truncated_bytes, 15);
+    }
+
+    #[test]
+    fn record_larger_than_buffer() {
+        let big = vec![7u8; INITIAL_BUFFER * 3 + 5];
+        let bytes = records(&[b"x", &big, b"y"]);
+        let mut r = RecordReader::new(&bytes[..]);
+        let got = read_all(&mut r);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[1], big);
+    }
+
+    #[test]
+    fn writer_round_trips() {
+        let mut w = RecordWriter::new(Vec::new());
+        w.write_record(b"hello").unwrap();
+        w.write_record(b"").unwrap();
+        let bytes = w.into_inner();
+        let mut r = RecordReader::new(&bytes[..]);
+        assert_eq!(read_all(&mut r), vec![b"hello".to_vec(), vec![]]);
+    }
+}
