@@ -3,3 +3,6 @@ pub mod masked_crc;
 pub mod proto;
 pub mod record;
 pub mod types;
+pub mod event;
+pub mod wire;
+pub mod value;

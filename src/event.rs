@@ -1,0 +1,351 @@
+//! Decoding of `Event` records and their summary values, borrowing from the record bytes.
+//!
+//! Field numbers are those of TensorFlow's `event.proto` and `summary.proto`.
+
+use std::borrow::Cow;
+
+use thiserror::Error;
+
+use crate::wire::{Field, Fields, WireError};
+
+/// An event that could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    /// The bytes are not a valid protocol buffer message.
+    #[error("malformed protocol buffer: {0}")]
+    Wire(#[from] WireError),
+    /// A field has the wrong wire type for its number.
+    #[error("field {0} has the wrong wire type")]
+    WrongType(u32),
+}
+
+/// What an event carries (the `what` oneof of `Event`); payloads are undecoded bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum What<'a> {
+    /// No payload (an event with only a time and step).
+    #[default]
+    Nothing,
+    /// `file_version` (3), e.g. `brain.Event:2`.
+    FileVersion(&'a [u8]),
+    /// `graph_def` (4): a serialized GraphDef.
+    GraphDef(&'a [u8]),
+    /// `summary` (5): a serialized Summary.
+    Summary(&'a [u8]),
+    /// `log_message` (6): a serialized LogMessage.
+    LogMessage(&'a [u8]),
+    /// `session_log` (7): a serialized SessionLog.
+    SessionLog(&'a [u8]),
+    /// `tagged_run_metadata` (8): a serialized TaggedRunMetadata.
+    TaggedRunMetadata(&'a [u8]),
+    /// `meta_graph_def` (9): a serialized MetaGraphDef.
+    MetaGraphDef(&'a [u8]),
+}
+
+/// An event, decoded at the top level only.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EventRef<'a> {
+    /// `wall_time` (1): seconds since the Unix epoch.
+    pub wall_time: f64,
+    /// `step` (2).
+    pub step: i64,
+    /// The payload; when a damaged record sets several, the last one wins (proto3 rules).
+    pub what: What<'a>,
+}
+
+fn bytes(number: u32, field: Field<'_>) -> Result<&[u8], DecodeError> {
+    match field {
+        Field::Bytes(b) => Ok(b),
+        _ => Err(DecodeError::WrongType(number)),
+    }
+}
+
+/// Decodes the top level of an `Event`. Unknown fields are ignored, as protobuf requires.
+pub fn decode_event(data: &[u8]) -> Result<EventRef<'_>, DecodeError> {
+    let mut event = EventRef::default();
+    for field in Fields::new(data) {
+        let (number, field) = field?;
+        match number {
+            1 => match field {
+                Field::Fixed64(bits) => event.wall_time = f64::from_bits(bits),
+                _ => return Err(DecodeError::WrongType(1)),
+            },
+            2 => match field {
+                Field::Varint(v) => event.step = v as i64,
+                _ => return Err(DecodeError::WrongType(2)),
+            },
+            3 => event.what = What::FileVersion(bytes(3, field)?),
+            4 => event.what = What::GraphDef(bytes(4, field)?),
+            5 => event.what = What::Summary(bytes(5, field)?),
+            6 => event.what = What::LogMessage(bytes(6, field)?),
+            7 => event.what = What::SessionLog(bytes(7, field)?),
+            8 => event.what = What::TaggedRunMetadata(bytes(8, field)?),
+            9 => event.what = What::MetaGraphDef(bytes(9, field)?),
+            _ => {}
+        }
+    }
+    Ok(event)
+}
+
+/// The value of a `Summary.Value` (its `value` oneof); payloads are undecoded bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum ValueRef<'a> {
+    /// No value set.
+    #[default]
+    Nothing,
+    /// `simple_value` (2): a TF1 scalar.
+    Simple(f32),
+    /// `obsolete_old_style_histogram` (3).
+    OldHistogram(&'a [u8]),
+    /// `image` (4): a serialized Summary.Image.
+    Image(&'a [u8]),
+    /// `histo` (5): a serialized HistogramProto.
+    Histo(&'a [u8]),
+    /// `audio` (6): a serialized Summary.Audio.
+    Audio(&'a [u8]),
+    /// `tensor` (8): a serialized TensorProto.
+    Tensor(&'a [u8]),
+}
+
+/// One `Summary.Value`, decoded at the top level.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SummaryValueRef<'a> {
+    /// `tag` (1), as raw bytes (normally UTF-8).
+    pub tag: &'a [u8],
+    /// `node_name` (7): the tag of very old TF1 files that left `tag` empty.
+    pub node_name: &'a [u8],
+    /// `metadata` (9): a serialized SummaryMetadata, if present.
+    pub metadata: Option<&'a [u8]>,
+    /// The value.
+    pub value: ValueRef<'a>,
+}
+
+impl<'a> SummaryValueRef<'a> {
+    /// The tag, falling back to `node_name` when `tag` is empty.
+    pub fn tag_bytes(&self) -> &'a [u8] {
+        if self.tag.is_empty() {
+            self.node_name
+        } else {
+            self.tag
+        }
+    }
+}
+
+/// Iterator over the values of a serialized `Summary`.
+pub struct SummaryValues<'a> {
+    fields: Fields<'a>,
+}
+
+/// Iterates over the `value` (1) entries of a serialized `Summary`.
+pub fn summary_values(summary: &[u8]) -> SummaryValues<'_> {
+    SummaryValues {
+        fields: Fields::new(summary),
+    }
+}
+
+impl<'a> Iterator for SummaryValues<'a> {
+    type Item = Result<SummaryValueRef<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (number, field) = match self.fields.next()? {
+                Ok(f) => f,
+                Err(e) => return Some(Err(e.into())),
+            };
+            if number == 1 {
+                return Some(bytes(1, field).and_then(decode_summary_value));
+            }
+        }
+    }
+}
+
+fn decode_summary_value(data: &[u8]) -> Result<SummaryValueRef<'_>, DecodeError> {
+    let mut v = SummaryValueRef::default();
+    for field in Fields::new(data) {
+        let (number, field) = field?;
+        match number {
+            1 => v.tag = bytes(1, field)?,
+            2 => match field {
+                Field::Fixed32(bits) => v.value = ValueRef::Simple(f32::from_bits(bits)),
+                _ => return Err(DecodeError::WrongType(2)),
+            },
+            3 => v.value = ValueRef::OldHistogram(bytes(3, field)?),
+            4 => v.value = ValueRef::Image(bytes(4, field)?),
+            5 => v.value = ValueRef::Histo(bytes(5, field)?),
+            6 => v.value = ValueRef::Audio(bytes(6, field)?),
+            7 => v.node_name = bytes(7, field)?,
+            8 => v.value = ValueRef::Tensor(bytes(8, field)?),
+            9 => v.metadata = Some(bytes(9, field)?),
+            _ => {}
+        }
+    }
+    Ok(v)
+}
+
+/// `SummaryMetadata`, decoded with its strings as raw bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MetadataRef<'a> {
+    /// `plugin_data.plugin_name` (1.1).
+    pub plugin_name: &'a [u8],
+    /// `plugin_data.content` (1.2).
+    pub content: &'a [u8],
+    /// `display_name` (2).
+    pub display_name: &'a [u8],
+    /// `summary_description` (3).
+    pub description: &'a [u8],
+    /// `data_class` (4).
+    pub data_class: i32,
+}
+
+/// Decodes a serialized `SummaryMetadata`.
+pub fn decode_metadata(data: &[u8]) -> Result<MetadataRef<'_>, DecodeError> {
+    let mut m = MetadataRef::default();
+    for field in Fields::new(data) {
+        let (number, field) = field?;
+        match number {
+            1 => {
+                for inner in Fields::new(bytes(1, field)?) {
+                    let (n, f) = inner?;
+                    match n {
+                        1 => m.plugin_name = bytes(1, f)?,
+                        2 => m.content = bytes(2, f)?,
+                        _ => {}
+                    }
+                }
+            }
+            2 => m.display_name = bytes(2, field)?,
+            3 => m.description = bytes(3, field)?,
+            4 => match field {
+                Field::Varint(v) => m.data_class = v as i32,
+                _ => return Err(DecodeError::WrongType(4)),
+            },
+            _ => {}
+        }
+    }
+    Ok(m)
+}
+
+/// `SessionLog`, decoded with its strings as raw bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SessionLogRef<'a> {
+    /// `status` (1): 0 unspecified, 1 START, 2 STOP, 3 CHECKPOINT.
+    pub status: i32,
+    /// `checkpoint_path` (2).
+    pub checkpoint_path: &'a [u8],
+    /// `msg` (3).
+    pub msg: &'a [u8],
+}
+
+/// `SessionLog.status` value of a (re)start: the value that supersedes earlier data.
+pub const SESSION_START: i32 = 1;
+
+/// Decodes a serialized `SessionLog`.
+pub fn decode_session_log(data: &[u8]) -> Result<SessionLogRef<'_>, DecodeError> {
+    let mut s = SessionLogRef::default();
+    for field in Fields::new(data) {
+        let (number, field) = field?;
+        match number {
+            1 => match field {
+                Field::Varint(v) => s.status = v as i32,
+                _ => return Err(DecodeError::WrongType(1)),
+            },
+            2 => s.checkpoint_path = bytes(2, field)?,
+            3 => s.msg = bytes(3, field)?,
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+/// Decodes bytes as UTF-8, replacing invalid sequences with U+FFFD.
+///
+/// Returns the text and whether anything had to be replaced.
+#[inline]
+pub fn lossy_utf8(bytes: &[u8]) -> (Cow<'_, str>, bool) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (Cow::Borrowed(s), false),
+        Err(_) => (String::from_utf8_lossy(bytes), true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::tensorboard as pb;
+    use prost::Message;
+
+    #[test]
+    fn decodes_scalar_event() {
+        let event = pb::Event {
+            wall_time: 1.5,
+            step: -3,
+            what: Some(pb::event::What::Summary(pb::Summary {
+                value: vec![pb::summary::Value {
+                    tag: "loss".into(),
+                    value: Some(pb::summary::value::Value::SimpleValue(0.25)),
+                    ..Default::default()
+                }],
+            })),
+            ..Default::default()
+        };
+        let bytes = event.encode_to_vec();
+        let e = decode_event(&bytes).unwrap();
+        assert_eq!(e.wall_time, 1.5);
+        assert_eq!(e.step, -3);
+        let What::Summary(s) = e.what else {
+            panic!("not a summary")
+        };
+        let values: Vec<_> = summary_values(s).collect::<Result<_, _>>().unwrap();
+        assert_eq!(values.len(), 1);
+        assert_eq!(values[0].tag, b"loss");
+        assert_eq!(values[0].value, ValueRef::Simple(0.25));
+    }
+
+    #[test]
+    fn invalid_utf8_tag_still_decodes() {
+        // Summary.Value{tag: b"\xff\xfe", simple_value: 1.0}, hand-encoded.
+        let value = [0x0a, 0x02, 0xff, 0xfe, 0x15, 0, 0, 0x80, 0x3f];
+        let mut summary = vec![0x0a, value.len() as u8];
+        summary.extend_from_slice(&value);
+        let values: Vec<_> = summary_values(&summary).collect::<Result<_, _>>().unwrap();
+        let (tag, lossy) = lossy_utf8(values[0].tag);
+        assert!(lossy);
+        assert_eq!(tag, "\u{fffd}\u{fffd}");
+        assert_eq!(values[0].value, ValueRef::Simple(1.0));
+    }
+
+    #[test]
+    fn metadata_and_session_log() {
+        let md = pb::SummaryMetadata {
+            plugin_data: Some(pb::summary_metadata::PluginData {
+                plugin_name: "scalars".into(),
+                content: vec![8, 1],
+            }),
+            display_name: "Loss".into(),
+            summary_description: "desc".into(),
+            data_class: 1,
+        };
+        let bytes = md.encode_to_vec();
+        let m = decode_metadata(&bytes).unwrap();
+        assert_eq!(m.plugin_name, b"scalars");
+        assert_eq!(m.content, &[8, 1]);
+        assert_eq!(m.display_name, b"Loss");
+        assert_eq!(m.description, b"desc");
+        assert_eq!(m.data_class, 1);
+
+        let log = pb::SessionLog {
+            status: 1,
+            checkpoint_path: "ckpt".into(),
+            msg: "m".into(),
+        };
+        let bytes = log.encode_to_vec();
+        let s = decode_session_log(&bytes).unwrap();
+        assert_eq!(s.status, SESSION_START);
+        assert_eq!(s.checkpoint_path, b"ckpt");
+    }
+
+    #[test]
+    fn wrong_wire_type_is_an_error() {
+        // field 1 (wall_time) as a varint
+        assert_eq!(decode_event(&[0x08, 0x01]), Err(DecodeError::WrongType(1)));
+    }
+}
