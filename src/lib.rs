@@ -6,3 +6,4 @@ pub mod types;
 pub mod event;
 pub mod wire;
 pub mod value;
+pub mod logdir;
