@@ -7,3 +7,6 @@ pub mod event;
 pub mod wire;
 pub mod value;
 pub mod logdir;
+pub mod run;
+pub mod stats;
+pub mod json;

@@ -3,7 +3,8 @@
 use std::fmt;
 
 /// A training step, as written by the writer (any `i64`, negative steps included).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
+#[serde(transparent)]
 pub struct Step(pub i64);
 
 /// Seconds since the Unix epoch, as written by the writer.

@@ -483,6 +483,10 @@ impl Normalizer {
         self.tags.get(tag)
     }
 
+    fn is_hparams(&self, tag: &str) -> bool {
+        self.tags.get(tag).is_some_and(|m| m.plugin == "hparams")
+    }
+
     /// All tags that carried metadata, with it.
     pub fn all_metadata(&self) -> impl Iterator<Item = (&str, &TagMetadata)> {
         self.tags.iter().map(|(k, v)| (&**k, v))
@@ -558,21 +562,34 @@ impl Normalizer {
         if lossy {
             issues.invalid_utf8 += 1;
         }
-        if let Some(md) = v.metadata {
+        // This value's own metadata, if any (hparams writers give each value its own content).
+        let own = v.metadata.and_then(|md| decode_metadata(md).ok());
+        if v.metadata.is_some() && own.is_none() {
+            issues.undecodable_values += 1;
+        }
+        let own_plugin = own.map(|m| m.plugin_name);
+        if own_plugin == Some(b"hparams") || (own.is_none() && self.is_hparams(&tag)) {
+            let content = match own {
+                Some(m) => m.content,
+                None => self.tags.get(&*tag).map(|m| &m.content[..]).unwrap_or(&[]),
+            };
+            match hparams_value(content) {
+                Ok(value) => f(&tag, value),
+                Err(_) => issues.undecodable_values += 1,
+            }
+            return;
+        }
+        if let Some(m) = own {
             if !self.tags.contains_key(&*tag) {
-                match decode_metadata(md) {
-                    Ok(m) => {
-                        let meta = TagMetadata {
-                            plugin: text(m.plugin_name, issues),
-                            content: m.content.to_vec(),
-                            display_name: text(m.display_name, issues),
-                            description: text(m.description, issues),
-                            data_class: m.data_class,
-                        };
-                        self.tags.insert(tag.clone().into_owned().into_boxed_str(), meta);
-                    }
-                    Err(_) => issues.undecodable_values += 1,
-                }
+                let meta = TagMetadata {
+                    plugin: text(m.plugin_name, issues),
+                    content: m.content.to_vec(),
+                    display_name: text(m.display_name, issues),
+                    description: text(m.description, issues),
+                    data_class: m.data_class,
+                };
+                self.tags
+                    .insert(tag.clone().into_owned().into_boxed_str(), meta);
             }
         }
         let result = match v.value {
@@ -636,8 +653,7 @@ impl Normalizer {
             ValueRef::Tensor(b) => {
                 let meta = self.tags.get(&*tag);
                 let plugin = meta.map(|m| m.plugin.as_str()).unwrap_or("");
-                let content = meta.map(|m| &m.content[..]).unwrap_or(&[]);
-                tensor_values(plugin, content, b, issues, |value| f(&tag, value))
+                tensor_values(plugin, b, issues, |value| f(&tag, value))
             }
         };
         if result.is_err() {
@@ -828,7 +844,6 @@ fn all_f64(dtype: i32, bytes: &[u8], n: usize) -> Option<Vec<f64>> {
 /// generic [`Tensor`] values, never dropped.
 fn tensor_values<F: FnMut(Value)>(
     plugin: &str,
-    content: &[u8],
     bytes: &[u8],
     issues: &mut ValueIssues,
     mut f: F,
@@ -837,20 +852,6 @@ fn tensor_values<F: FnMut(Value)>(
         what: "TensorProto",
         source,
     })?;
-    if plugin == "hparams" {
-        let data = hp::HParamsPluginData::decode(content).map_err(|source| ValueError::Proto {
-            what: "HParamsPluginData",
-            source,
-        })?;
-        let value = match data.data {
-            Some(hp::h_params_plugin_data::Data::Experiment(e)) => Hparams::Experiment(e),
-            Some(hp::h_params_plugin_data::Data::SessionStartInfo(s)) => Hparams::SessionStart(s),
-            Some(hp::h_params_plugin_data::Data::SessionEndInfo(s)) => Hparams::SessionEnd(s),
-            None => return Err(ValueError::Tensor("hparams value without data")),
-        };
-        f(Value::Hparams(value));
-        return Ok(());
-    }
     let dtype = t.dtype;
     let (shape, data) = tensor_data(&t)?;
     let n = element_count(&shape)?;
@@ -942,6 +943,21 @@ fn tensor_values<F: FnMut(Value)>(
         data,
     }));
     Ok(())
+}
+
+/// Decodes the plugin content of an hparams value (its tensor, if any, is empty).
+fn hparams_value(content: &[u8]) -> Result<Value, ValueError> {
+    let data = hp::HParamsPluginData::decode(content).map_err(|source| ValueError::Proto {
+        what: "HParamsPluginData",
+        source,
+    })?;
+    let value = match data.data {
+        Some(hp::h_params_plugin_data::Data::Experiment(e)) => Hparams::Experiment(e),
+        Some(hp::h_params_plugin_data::Data::SessionStartInfo(s)) => Hparams::SessionStart(s),
+        Some(hp::h_params_plugin_data::Data::SessionEndInfo(s)) => Hparams::SessionEnd(s),
+        None => return Err(ValueError::Tensor("hparams value without data")),
+    };
+    Ok(Value::Hparams(value))
 }
 
 fn parse_ascii_int(b: &[u8]) -> Option<i64> {

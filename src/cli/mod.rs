@@ -1,0 +1,119 @@
+//! Command-line arguments (defined once, with their help) and dispatch to the commands.
+
+mod dump;
+mod inspect;
+mod output;
+
+use std::io;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use thiserror::Error;
+
+use tfevents::logdir::{discover, DiscoverError, Discovery};
+
+/// Read TensorBoard event files: every value, every writer, damaged files included.
+#[derive(Debug, Parser)]
+#[command(name = "tfevents", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Summarise runs: files, tags by kind with counts, step ranges and time spans, restarts
+    /// and damage.
+    Inspect(InspectArgs),
+    /// Print every value as one JSON object per line (images, audio and blobs as size and
+    /// SHA-256).
+    Dump(DumpArgs),
+}
+
+/// Options shared by commands that read logdirs.
+#[derive(Debug, Args)]
+struct ReadArgs {
+    /// Logdirs or event files. With one logdir, runs are named relative to it (`.` for the
+    /// logdir itself); otherwise by their directory as given.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// Threads to read runs with (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+struct InspectArgs {
+    #[command(flatten)]
+    read: ReadArgs,
+
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct DumpArgs {
+    #[command(flatten)]
+    read: ReadArgs,
+
+    /// Only these kinds (comma-separated): scalar, histogram, image, audio, text, pr_curve,
+    /// hparams, tensor, blob, session_log, log_message.
+    #[arg(long, value_delimiter = ',', value_name = "KINDS")]
+    kinds: Vec<String>,
+}
+
+/// Why a command failed.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// A path given on the command line cannot be read.
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
+    /// Writing output failed.
+    #[error("writing output: {0}")]
+    Io(#[from] io::Error),
+    /// An option has a value that is not accepted.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl CliError {
+    /// True when output went to a closed pipe (e.g. `| head`): not an error for the user.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Io(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// Runs the command.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Inspect(args) => {
+            let discovery = prepare(&args.read)?;
+            inspect::inspect(&discovery, args.json)
+        }
+        Command::Dump(args) => {
+            let kinds = dump::parse_kinds(&args.kinds)?;
+            let discovery = prepare(&args.read)?;
+            dump::dump(&discovery, &kinds)
+        }
+    }
+}
+
+fn prepare(read: &ReadArgs) -> Result<Discovery, CliError> {
+    if let Some(jobs) = read.jobs {
+        if jobs == 0 {
+            return Err(CliError::Usage("--jobs must be at least 1".into()));
+        }
+        // Fails only if the global pool was already built, which cannot happen here.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(jobs).build_global();
+    }
+    let discovery = discover(&read.paths)?;
+    for w in &discovery.warnings {
+        eprintln!("tfevents: warning: {}: {}", w.path.display(), w.problem);
+    }
+    if discovery.runs.is_empty() {
+        eprintln!("tfevents: warning: no event files found");
+    }
+    Ok(discovery)
+}

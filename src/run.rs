@@ -1,0 +1,319 @@
+//! Reading one run: its files in order, restarts and superseded values, and a report per file.
+//!
+//! Restart rule (TensorBoard's, for `brain.Event:2` files): a `SessionLog` START at step `s`
+//! marks every earlier summary value of the run with step `>= s` as superseded. TensorBoard hides
+//! such values; here they are kept and flagged. Graphs, run metadata and session logs are never
+//! superseded.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::event::{decode_event, decode_session_log, What, SESSION_START};
+use crate::logdir::RunFiles;
+use crate::record::{Damage, RecordReader};
+use crate::types::{Run, Step, WallTime};
+use crate::value::{Normalizer, TagMetadata, Value, ValueIssues};
+
+/// One value read from a run, borrowed for the duration of a callback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point<'a> {
+    /// The tag (lossily decoded if it was not UTF-8).
+    pub tag: &'a str,
+    /// The event's step.
+    pub step: Step,
+    /// The event's wall time.
+    pub wall_time: WallTime,
+    /// The value.
+    pub value: Value,
+    /// True when a later restart of the run at a step `<=` this one hides it.
+    pub superseded: bool,
+    /// Index of the file it came from in [`RunReport::files`].
+    pub file: usize,
+}
+
+/// What reading one event file found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// Its size in bytes when reading started; bytes appended later are not read.
+    pub size: u64,
+    /// Records that decoded as events.
+    pub events: u64,
+    /// The `file_version` of its first version event, e.g. `brain.Event:2`.
+    pub file_version: Option<String>,
+    /// Framing damage: skipped and truncated records and bytes.
+    pub damage: Damage,
+    /// Decoding problems: undecodable events and values, invalid UTF-8.
+    pub issues: ValueIssues,
+    /// An I/O error that stopped reading the file early (opening it included).
+    pub error: Option<String>,
+}
+
+impl FileReport {
+    /// True when the whole file was read without any skip or problem.
+    pub fn is_clean(&self) -> bool {
+        self.damage.is_clean() && self.issues.is_clean() && self.error.is_none()
+    }
+}
+
+/// A restart of a run that supersedes earlier values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Restart {
+    /// Index of the file holding the SessionLog START.
+    pub file: usize,
+    /// Values written before it with a step at least this are superseded.
+    pub step: Step,
+    /// Wall time of the START event.
+    pub wall_time: f64,
+}
+
+/// What reading a run found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// The run.
+    pub run: Run,
+    /// One report per event file, in reading order.
+    pub files: Vec<FileReport>,
+    /// Restarts that supersede earlier values (a START before any value is not listed).
+    pub restarts: Vec<Restart>,
+    /// The first metadata of each tag that carried one, sorted by tag.
+    pub metadata: Vec<(String, TagMetadata)>,
+}
+
+impl RunReport {
+    /// Framing damage of all files added up.
+    pub fn damage(&self) -> Damage {
+        let mut d = Damage::default();
+        for f in &self.files {
+            d.add(&f.damage);
+        }
+        d
+    }
+
+    /// Decoding problems of all files added up.
+    pub fn issues(&self) -> ValueIssues {
+        let mut v = ValueIssues::default();
+        for f in &self.files {
+            v.add(&f.issues);
+        }
+        v
+    }
+}
+
+/// Position of a record in a run: (file index, record index).
+type Position = (usize, u64);
+
+/// A restart found by the first pass.
+struct Mark {
+    position: Position,
+    restart: Restart,
+}
+
+/// True for values that a restart can supersede (summary data, not run-level blobs or logs).
+fn supersedable(value: &Value) -> bool {
+    !matches!(
+        value,
+        Value::Blob(_) | Value::SessionLog(_) | Value::LogMessage(_)
+    )
+}
+
+fn open(path: &PathBuf) -> io::Result<(File, u64)> {
+    let file = File::open(path)?;
+    let size = file.metadata()?.len();
+    Ok((file, size))
+}
+
+/// Reads every file of `run` in order and calls `f` with each value.
+///
+/// Never fails: a file that cannot be opened or read is reported in its [`FileReport::error`],
+/// damaged records are skipped and counted, and the rest of the run is still read. Files are read
+/// twice: once to find restarts, then to give values with their `superseded` flag. Bytes appended
+/// to a file after the first pass started are not read.
+pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
+    let mut reports: Vec<FileReport> = run
+        .files
+        .iter()
+        .map(|path| FileReport {
+            path: path.clone(),
+            size: 0,
+            events: 0,
+            file_version: None,
+            damage: Damage::default(),
+            issues: ValueIssues::default(),
+            error: None,
+        })
+        .collect();
+
+    // Pass 1: sizes and restarts.
+    let mut marks: Vec<Mark> = Vec::new();
+    let mut max_step: Option<i64> = None;
+    for (i, report) in reports.iter_mut().enumerate() {
+        let (file, size) = match open(&report.path) {
+            Ok(x) => x,
+            Err(e) => {
+                report.error = Some(e.to_string());
+                continue;
+            }
+        };
+        report.size = size;
+        let mut reader = RecordReader::new(file.take(size));
+        let mut index = 0u64;
+        loop {
+            let record = match reader.next_record() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e) => {
+                    report.error = Some(e.to_string());
+                    break;
+                }
+            };
+            index += 1;
+            let Ok(event) = decode_event(record) else {
+                continue;
+            };
+            match event.what {
+                What::Summary(_) => {
+                    max_step = Some(max_step.map_or(event.step, |m| m.max(event.step)));
+                }
+                What::SessionLog(b) => {
+                    let is_start = decode_session_log(b).is_ok_and(|s| s.status == SESSION_START);
+                    if is_start && max_step.is_some_and(|m| m >= event.step) {
+                        marks.push(Mark {
+                            position: (i, index - 1),
+                            restart: Restart {
+                                file: i,
+                                step: Step(event.step),
+                                wall_time: event.wall_time,
+                            },
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // suffix_min[k] = smallest restart step among marks[k..].
+    let mut suffix_min = vec![i64::MAX; marks.len() + 1];
+    for k in (0..marks.len()).rev() {
+        suffix_min[k] = suffix_min[k + 1].min(marks[k].restart.step.0);
+    }
+
+    // Pass 2: values.
+    let mut normalizer = Normalizer::new();
+    let mut next_mark = 0usize;
+    for (i, report) in reports.iter_mut().enumerate() {
+        if report.error.is_some() {
+            continue;
+        }
+        let file = match File::open(&report.path) {
+            Ok(f) => f,
+            Err(e) => {
+                report.error = Some(e.to_string());
+                continue;
+            }
+        };
+        let mut reader = RecordReader::new(file.take(report.size));
+        let mut index = 0u64;
+        let mut issues = ValueIssues::default();
+        loop {
+            let record = match reader.next_record() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e) => {
+                    report.error = Some(e.to_string());
+                    break;
+                }
+            };
+            let position = (i, index);
+            index += 1;
+            while next_mark < marks.len() && marks[next_mark].position <= position {
+                next_mark += 1;
+            }
+            let threshold = suffix_min[next_mark];
+            let event = match decode_event(record) {
+                Ok(e) => e,
+                Err(_) => {
+                    issues.undecodable_events += 1;
+                    continue;
+                }
+            };
+            report.events += 1;
+            if let What::FileVersion(v) = event.what {
+                if report.file_version.is_none() {
+                    report.file_version = Some(String::from_utf8_lossy(v).into_owned());
+                }
+                continue;
+            }
+            let step = Step(event.step);
+            let wall_time = WallTime(event.wall_time);
+            normalizer.event(&event, &mut issues, |tag, value| {
+                let superseded = event.step >= threshold && supersedable(&value);
+                f(&Point {
+                    tag,
+                    step,
+                    wall_time,
+                    value,
+                    superseded,
+                    file: i,
+                });
+            });
+        }
+        report.damage = reader.finish();
+        report.issues = issues;
+    }
+
+    let mut metadata: Vec<(String, TagMetadata)> = normalizer
+        .all_metadata()
+        .map(|(t, m)| (t.to_owned(), m.clone()))
+        .collect();
+    metadata.sort_by(|a, b| a.0.cmp(&b.0));
+    RunReport {
+        run: run.run.clone(),
+        files: reports,
+        restarts: marks.into_iter().map(|m| m.restart).collect(),
+        metadata,
+    }
+}
+
+/// Reads a run into memory: every value with its tag, step, time and flag.
+///
+/// Convenience over [`read_run`] for small runs and tests; see it for damage handling.
+pub fn load_run(run: &RunFiles) -> (Vec<OwnedPoint>, RunReport) {
+    let mut points = Vec::new();
+    let report = read_run(run, |p| points.push(OwnedPoint::from(p)));
+    (points, report)
+}
+
+/// A [`Point`] that owns its tag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedPoint {
+    /// The tag.
+    pub tag: String,
+    /// The step.
+    pub step: Step,
+    /// The wall time.
+    pub wall_time: WallTime,
+    /// The value.
+    pub value: Value,
+    /// See [`Point::superseded`].
+    pub superseded: bool,
+    /// See [`Point::file`].
+    pub file: usize,
+}
+
+impl From<&Point<'_>> for OwnedPoint {
+    fn from(p: &Point<'_>) -> Self {
+        OwnedPoint {
+            tag: p.tag.to_owned(),
+            step: p.step,
+            wall_time: p.wall_time,
+            value: p.value.clone(),
+            superseded: p.superseded,
+            file: p.file,
+        }
+    }
+}
