@@ -299,8 +299,10 @@ pub fn point_json<'o>(obj: &'o mut JsonObject, run: &str, p: &Point<'_>) -> &'o 
             match &t.data {
                 TensorData::Bytes(b) => obj.raw("values", &tensor_values_json(t.dtype, b)),
                 TensorData::Strings(s) => {
-                    let texts: Vec<String> =
-                        s.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
+                    let texts: Vec<String> = s
+                        .iter()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .collect();
                     obj.raw("values", &str_array(texts.iter().map(|s| s.as_str())));
                 }
             }
@@ -341,9 +343,18 @@ pub fn tensor_values_json(dt: i32, b: &[u8]) -> String {
             dtype::UINT64 => {
                 let _ = write!(s, "{}", u64::from_le_bytes(e.try_into().unwrap_or([0; 8])));
             }
-            dtype::INT32 | dtype::INT16 | dtype::INT8 | dtype::UINT8 | dtype::UINT16
-            | dtype::UINT32 | dtype::BOOL | dtype::QINT8 | dtype::QUINT8 | dtype::QINT16
-            | dtype::QUINT16 | dtype::QINT32 => {
+            dtype::INT32
+            | dtype::INT16
+            | dtype::INT8
+            | dtype::UINT8
+            | dtype::UINT16
+            | dtype::UINT32
+            | dtype::BOOL
+            | dtype::QINT8
+            | dtype::QUINT8
+            | dtype::QINT16
+            | dtype::QUINT16
+            | dtype::QINT32 => {
                 let v = element_f64(base, b, i).unwrap_or(0.0);
                 let _ = write!(s, "{}", v as i64);
             }
@@ -463,11 +474,22 @@ mod tests {
     #[test]
     fn numbers() {
         let mut s = String::new();
-        for v in [0.25, 2.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, 0.1f32 as f64] {
+        for v in [
+            0.25,
+            2.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e300,
+            0.1f32 as f64,
+        ] {
             push_f64(&mut s, v);
             s.push(' ');
         }
-        assert_eq!(s, "0.25 2.0 \"nan\" \"inf\" \"-inf\" 1e300 0.10000000149011612 ");
+        assert_eq!(
+            s,
+            "0.25 2.0 \"nan\" \"inf\" \"-inf\" 1e300 0.10000000149011612 "
+        );
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! Read TensorBoard event files.
+pub mod event;
+pub mod json;
+pub mod logdir;
 pub mod masked_crc;
 pub mod proto;
 pub mod record;
-pub mod types;
-pub mod event;
-pub mod wire;
-pub mod value;
-pub mod logdir;
 pub mod run;
 pub mod stats;
-pub mod json;
+pub mod types;
+pub mod value;
+pub mod wire;

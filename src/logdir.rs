@@ -62,9 +62,7 @@ pub struct Discovery {
 
 /// True if a file name marks an event file.
 pub fn is_event_file_name(name: &std::ffi::OsStr) -> bool {
-    name.as_encoded_bytes()
-        .windows(8)
-        .any(|w| w == b"tfevents")
+    name.as_encoded_bytes().windows(8).any(|w| w == b"tfevents")
 }
 
 /// Finds runs under `paths`: logdirs, or event files.
@@ -130,7 +128,8 @@ pub fn discover<P: AsRef<Path>>(paths: &[P]) -> Result<Discovery, DiscoverError>
     }
     let mut runs: Vec<RunFiles> = runs.into_values().collect();
     for r in &mut runs {
-        r.files.sort_by(|a, b| a.file_name().cmp(&b.file_name()).then(a.cmp(b)));
+        r.files
+            .sort_by(|a, b| a.file_name().cmp(&b.file_name()).then(a.cmp(b)));
     }
     Ok(Discovery { runs, warnings })
 }
@@ -247,7 +246,10 @@ mod tests {
             .iter()
             .map(|f| f.file_name().unwrap().to_str().unwrap())
             .collect();
-        assert_eq!(b, vec!["events.out.tfevents.1.host", "events.out.tfevents.2.host"]);
+        assert_eq!(
+            b,
+            vec!["events.out.tfevents.1.host", "events.out.tfevents.2.host"]
+        );
         assert!(d.warnings.is_empty());
     }
 

@@ -44,7 +44,10 @@ mod tests {
 
     #[test]
     fn masked_length_field() {
-        assert_eq!(MaskedCrc::compute(&24u64.to_le_bytes()), MaskedCrc(0x224b_7fa3));
+        assert_eq!(
+            MaskedCrc::compute(&24u64.to_le_bytes()),
+            MaskedCrc(0x224b_7fa3)
+        );
     }
 
     #[test]

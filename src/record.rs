@@ -135,7 +135,8 @@ impl<R: Read> RecordReader<R> {
             let footer: [u8; 4] = self.buf[data_end..data_end + FOOTER_LEN]
                 .try_into()
                 .expect("4 bytes");
-            if MaskedCrc::compute(&self.buf[data_start..data_end]) != MaskedCrc::from_le_bytes(footer)
+            if MaskedCrc::compute(&self.buf[data_start..data_end])
+                != MaskedCrc::from_le_bytes(footer)
             {
                 if self.resyncing {
                     // A header that only looked valid: keep scanning.
@@ -246,7 +247,8 @@ impl<W: Write> RecordWriter<W> {
     pub fn write_record(&mut self, data: &[u8]) -> io::Result<()> {
         self.inner.write_all(&encode_header(data.len() as u64))?;
         self.inner.write_all(data)?;
-        self.inner.write_all(&MaskedCrc::compute(data).0.to_le_bytes())
+        self.inner
+            .write_all(&MaskedCrc::compute(data).0.to_le_bytes())
     }
 
     /// Flushes the underlying writer.
@@ -350,7 +352,10 @@ mod tests {
     fn reads_clean_stream() {
         let bytes = records(&[b"one", b"", b"three"]);
         let mut r = RecordReader::new(&bytes[..]);
-        assert_eq!(read_all(&mut r), vec![b"one".to_vec(), vec![], b"three".to_vec()]);
+        assert_eq!(
+            read_all(&mut r),
+            vec![b"one".to_vec(), vec![], b"three".to_vec()]
+        );
         let d = r.finish();
         assert!(d.is_clean());
         assert_eq!(d.records_read, 3);

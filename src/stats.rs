@@ -116,7 +116,16 @@ pub fn run_stats(run: &RunFiles) -> RunStats {
             });
         }
     }
-    let order = |k: &str| Kind::ALL.iter().position(|x| x.as_str() == k).unwrap_or(usize::MAX);
-    tags.sort_by(|a, b| order(a.kind).cmp(&order(b.kind)).then_with(|| a.tag.cmp(&b.tag)));
+    let order = |k: &str| {
+        Kind::ALL
+            .iter()
+            .position(|x| x.as_str() == k)
+            .unwrap_or(usize::MAX)
+    };
+    tags.sort_by(|a, b| {
+        order(a.kind)
+            .cmp(&order(b.kind))
+            .then_with(|| a.tag.cmp(&b.tag))
+    });
     RunStats { report, tags }
 }

@@ -3,7 +3,6 @@
 //! How each writer stores each kind is described in the README ("What is read"). Plugin names
 //! are TensorBoard's (`scalars`, `histograms`, `images`, `audio`, `text`, `pr_curves`, `hparams`).
 
-
 use prost::Message;
 use rustc_hash::FxHashMap;
 use thiserror::Error;
@@ -719,7 +718,11 @@ pub fn tensor_data(t: &pb::TensorProto) -> Result<(Vec<i64>, TensorData), ValueE
         .map(|s| s.dim.iter().map(|d| d.size).collect())
         .unwrap_or_default();
     let n = element_count(&shape)?;
-    let base = if t.dtype > 100 { t.dtype - 100 } else { t.dtype };
+    let base = if t.dtype > 100 {
+        t.dtype - 100
+    } else {
+        t.dtype
+    };
     if base == dtype::STRING {
         let mut strings = t.string_val.clone();
         expand(&mut strings, n, Vec::new());
@@ -728,7 +731,9 @@ pub fn tensor_data(t: &pb::TensorProto) -> Result<(Vec<i64>, TensorData), ValueE
     let size = dtype::size(base).ok_or(ValueError::Tensor("unsupported dtype"))?;
     if !t.tensor_content.is_empty() {
         if t.tensor_content.len() != n * size {
-            return Err(ValueError::Tensor("tensor_content size does not match shape"));
+            return Err(ValueError::Tensor(
+                "tensor_content size does not match shape",
+            ));
         }
         return Ok((shape, TensorData::Bytes(t.tensor_content.clone())));
     }
@@ -762,7 +767,11 @@ pub fn tensor_data(t: &pb::TensorProto) -> Result<(Vec<i64>, TensorData), ValueE
         dtype::BOOL => put!(t.bool_val, |v: bool| [u8::from(v)]),
         dtype::HALF | dtype::BFLOAT16 => put!(t.half_val, |v: i32| (v as u16).to_le_bytes()),
         dtype::COMPLEX64 => {
-            let pairs: Vec<[f32; 2]> = t.scomplex_val.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
+            let pairs: Vec<[f32; 2]> = t
+                .scomplex_val
+                .chunks_exact(2)
+                .map(|c| [c[0], c[1]])
+                .collect();
             put!(pairs, |v: [f32; 2]| {
                 let mut b = [0u8; 8];
                 b[..4].copy_from_slice(&v[0].to_le_bytes());
@@ -771,7 +780,11 @@ pub fn tensor_data(t: &pb::TensorProto) -> Result<(Vec<i64>, TensorData), ValueE
             })
         }
         dtype::COMPLEX128 => {
-            let pairs: Vec<[f64; 2]> = t.dcomplex_val.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
+            let pairs: Vec<[f64; 2]> = t
+                .dcomplex_val
+                .chunks_exact(2)
+                .map(|c| [c[0], c[1]])
+                .collect();
             put!(pairs, |v: [f64; 2]| {
                 let mut b = [0u8; 16];
                 b[..8].copy_from_slice(&v[0].to_le_bytes());
@@ -813,9 +826,9 @@ pub fn element_f64(dtype: i32, bytes: &[u8], i: usize) -> Option<f64> {
         dtype::UINT32 => f64::from(u32::from_le_bytes(b.try_into().ok()?)),
         dtype::UINT64 => u64::from_le_bytes(b.try_into().ok()?) as f64,
         dtype::HALF => half_to_f64(u16::from_le_bytes(b.try_into().ok()?)),
-        dtype::BFLOAT16 => {
-            f64::from(f32::from_bits(u32::from(u16::from_le_bytes(b.try_into().ok()?)) << 16))
-        }
+        dtype::BFLOAT16 => f64::from(f32::from_bits(
+            u32::from(u16::from_le_bytes(b.try_into().ok()?)) << 16,
+        )),
         dtype::COMPLEX64 => f64::from(f32::from_le_bytes(b[..4].try_into().ok()?)),
         dtype::COMPLEX128 => f64::from_le_bytes(b[..8].try_into().ok()?),
         _ => return None,
@@ -896,7 +909,11 @@ fn tensor_values<F: FnMut(Value)>(
             }
         }
         ("audio", TensorData::Strings(s)) if shape.len() == 2 || shape.len() == 1 => {
-            let cols = if shape.len() == 2 { shape[1] as usize } else { 1 };
+            let cols = if shape.len() == 2 {
+                shape[1] as usize
+            } else {
+                1
+            };
             if cols >= 1 {
                 for (i, row) in s.chunks(cols).enumerate() {
                     let wav = parse_wav(&row[0]);
@@ -994,7 +1011,11 @@ pub fn parse_wav(b: &[u8]) -> Option<WavInfo> {
         } else if id == b"data" {
             let (channels, rate, align) = fmt?;
             let available = len.min(b.len().saturating_sub(body));
-            let frames = if align == 0 { 0 } else { available / usize::from(align) };
+            let frames = if align == 0 {
+                0
+            } else {
+                available / usize::from(align)
+            };
             return Some(WavInfo {
                 sample_rate: f64::from(rate),
                 channels: i64::from(channels),
@@ -1034,7 +1055,9 @@ mod tests {
         let (shape, data) = tensor_data(&t).unwrap();
         assert_eq!(shape, vec![2, 2]);
         let TensorData::Bytes(b) = data else { panic!() };
-        let v: Vec<f64> = (0..4).map(|i| element_f64(dtype::FLOAT, &b, i).unwrap()).collect();
+        let v: Vec<f64> = (0..4)
+            .map(|i| element_f64(dtype::FLOAT, &b, i).unwrap())
+            .collect();
         assert_eq!(v, vec![1.0, 2.5, 2.5, 2.5]);
     }
 
@@ -1059,10 +1082,22 @@ mod tests {
 
     #[test]
     fn half_and_bfloat16() {
-        assert_eq!(element_f64(dtype::HALF, &0x3c00u16.to_le_bytes(), 0), Some(1.0));
-        assert_eq!(element_f64(dtype::HALF, &0xc000u16.to_le_bytes(), 0), Some(-2.0));
-        assert_eq!(element_f64(dtype::HALF, &0x7c00u16.to_le_bytes(), 0), Some(f64::INFINITY));
-        assert_eq!(element_f64(dtype::BFLOAT16, &0x3fc0u16.to_le_bytes(), 0), Some(1.5));
+        assert_eq!(
+            element_f64(dtype::HALF, &0x3c00u16.to_le_bytes(), 0),
+            Some(1.0)
+        );
+        assert_eq!(
+            element_f64(dtype::HALF, &0xc000u16.to_le_bytes(), 0),
+            Some(-2.0)
+        );
+        assert_eq!(
+            element_f64(dtype::HALF, &0x7c00u16.to_le_bytes(), 0),
+            Some(f64::INFINITY)
+        );
+        assert_eq!(
+            element_f64(dtype::BFLOAT16, &0x3fc0u16.to_le_bytes(), 0),
+            Some(1.5)
+        );
     }
 
     #[test]

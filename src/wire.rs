@@ -106,7 +106,9 @@ impl<'a> Fields<'a> {
             0 => Field::Varint(read_varint(&mut self.buf)?),
             1 => {
                 let b = take(&mut self.buf, 8)?;
-                Field::Fixed64(u64::from_le_bytes(b.try_into().map_err(|_| WireError::Truncated)?))
+                Field::Fixed64(u64::from_le_bytes(
+                    b.try_into().map_err(|_| WireError::Truncated)?,
+                ))
             }
             2 => {
                 let len = read_varint(&mut self.buf)?;
@@ -115,7 +117,9 @@ impl<'a> Fields<'a> {
             }
             5 => {
                 let b = take(&mut self.buf, 4)?;
-                Field::Fixed32(u32::from_le_bytes(b.try_into().map_err(|_| WireError::Truncated)?))
+                Field::Fixed32(u32::from_le_bytes(
+                    b.try_into().map_err(|_| WireError::Truncated)?,
+                ))
             }
             other => return Err(WireError::WireType(other)),
         };

@@ -44,7 +44,11 @@ fn dump_prints_one_json_object_per_value() {
     let logdir = fixture("logdir");
     let o = tfevents(&["dump", logdir.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).is_empty(), "no warnings on clean fixtures: {}", stderr(&o));
+    assert!(
+        stderr(&o).is_empty(),
+        "no warnings on clean fixtures: {}",
+        stderr(&o)
+    );
     let lines: Vec<serde_json::Value> = stdout(&o)
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
@@ -81,7 +85,12 @@ fn dump_prints_one_json_object_per_value() {
     let restart: Vec<(i64, bool)> = lines
         .iter()
         .filter(|l| l["run"] == "tbx_restart" && l["kind"] == "scalar")
-        .map(|l| (l["step"].as_i64().unwrap(), l["superseded"].as_bool().unwrap()))
+        .map(|l| {
+            (
+                l["step"].as_i64().unwrap(),
+                l["superseded"].as_bool().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(restart.iter().filter(|(_, s)| *s).count(), 5);
     assert!(restart.contains(&(7, true)) && restart.contains(&(7, false)));
@@ -89,7 +98,12 @@ fn dump_prints_one_json_object_per_value() {
 
 #[test]
 fn dump_filters_kinds() {
-    let o = tfevents(&["dump", "--kinds", "text", fixture("logdir/tf2").to_str().unwrap()]);
+    let o = tfevents(&[
+        "dump",
+        "--kinds",
+        "text",
+        fixture("logdir/tf2").to_str().unwrap(),
+    ]);
     assert!(o.status.success());
     let lines: Vec<serde_json::Value> = stdout(&o)
         .lines()
@@ -110,7 +124,10 @@ fn damage_is_reported_but_does_not_fail() {
     assert!(err.contains("bad data checksum"), "{err}");
     assert!(err.contains("resyncing"), "{err}");
     assert!(err.contains("truncated"), "{err}");
-    assert!(stdout(&o).lines().count() > 100, "the rest of the files is read");
+    assert!(
+        stdout(&o).lines().count() > 100,
+        "the rest of the files is read"
+    );
 
     let o = tfevents(&["inspect", "--json", damaged.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
@@ -119,7 +136,15 @@ fn damage_is_reported_but_does_not_fail() {
     let names: Vec<&str> = runs.iter().map(|r| r["run"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        vec!["empty", "flipped", "flipped_length", "garbage", "truncated", "version_only", "zero_tail"]
+        vec![
+            "empty",
+            "flipped",
+            "flipped_length",
+            "garbage",
+            "truncated",
+            "version_only",
+            "zero_tail"
+        ]
     );
     let flipped = &runs[1];
     assert_eq!(flipped["files"][0]["clean"], false);
@@ -145,7 +170,10 @@ fn inspect_text_lists_kinds_restarts_and_damage() {
     assert!(o.status.success());
     let out = stdout(&o);
     assert!(out.contains("damage"), "{out}");
-    assert!(out.contains("1 record skipped (bad data checksum)"), "{out}");
+    assert!(
+        out.contains("1 record skipped (bad data checksum)"),
+        "{out}"
+    );
 }
 
 #[test]

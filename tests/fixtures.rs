@@ -55,7 +55,9 @@ fn every_logged_value_reads_back_exactly() {
     let mut checked = BTreeMap::<String, usize>::new();
     for row in &rows {
         let run = row["run"].as_str().unwrap();
-        let (points, _) = runs.get(run).unwrap_or_else(|| panic!("run {run} not found"));
+        let (points, _) = runs
+            .get(run)
+            .unwrap_or_else(|| panic!("run {run} not found"));
         let p = find(points, row);
         let kind = row["kind"].as_str().unwrap();
         *checked.entry(kind.to_owned()).or_default() += 1;
@@ -68,7 +70,11 @@ fn every_logged_value_reads_back_exactly() {
                     want
                 };
                 assert!(same(s.value, want), "{row}: got {}", s.value);
-                assert_eq!(dtype::name(s.dtype), row["dtype"].as_str().unwrap(), "{row}");
+                assert_eq!(
+                    dtype::name(s.dtype),
+                    row["dtype"].as_str().unwrap(),
+                    "{row}"
+                );
             }
             (Value::Histogram(h), "histogram") => {
                 for (key, got) in [
@@ -109,8 +115,16 @@ fn every_logged_value_reads_back_exactly() {
                 assert_eq!(im.width, row["width"].as_i64().unwrap(), "{row}");
                 assert_eq!(im.height, row["height"].as_i64().unwrap(), "{row}");
                 let (sha, channels) = pixels_sha256(&im.data);
-                assert_eq!(u64::from(channels), row["channels"].as_u64().unwrap(), "{row}");
-                assert_eq!(sha, row["pixels_sha256"].as_str().unwrap(), "pixels of {row}");
+                assert_eq!(
+                    u64::from(channels),
+                    row["channels"].as_u64().unwrap(),
+                    "{row}"
+                );
+                assert_eq!(
+                    sha,
+                    row["pixels_sha256"].as_str().unwrap(),
+                    "pixels of {row}"
+                );
             }
             (Value::Audio(a), "audio") => {
                 assert_eq!(a.sample_rate, row["sample_rate"].as_f64(), "{row}");
@@ -143,7 +157,12 @@ fn every_logged_value_reads_back_exactly() {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|r| f64_list(r).into_iter().map(|v| f64::from(v as f32)).collect())
+                    .map(|r| {
+                        f64_list(r)
+                            .into_iter()
+                            .map(|v| f64::from(v as f32))
+                            .collect()
+                    })
                     .collect();
                 assert_eq!(
                     vec![&c.tp, &c.fp, &c.tn, &c.fn_, &c.precision, &c.recall],
@@ -214,8 +233,20 @@ fn every_logged_value_reads_back_exactly() {
             (v, k) => panic!("{row}: expected kind {k}, read {v:?}"),
         }
     }
-    for kind in ["scalar", "histogram", "image", "audio", "text", "pr_curve", "hparams", "tensor"] {
-        assert!(checked.get(kind).copied().unwrap_or(0) > 0, "no {kind} checked");
+    for kind in [
+        "scalar",
+        "histogram",
+        "image",
+        "audio",
+        "text",
+        "pr_curve",
+        "hparams",
+        "tensor",
+    ] {
+        assert!(
+            checked.get(kind).copied().unwrap_or(0) > 0,
+            "no {kind} checked"
+        );
     }
 }
 
@@ -266,7 +297,10 @@ fn tf1_start_before_values_supersedes_nothing() {
         .iter()
         .filter(|p| matches!(p.value, Value::Blob(_)))
         .count();
-    assert_eq!(graphs, 3, "graph_def, meta_graph_def and run metadata are kept");
+    assert_eq!(
+        graphs, 3,
+        "graph_def, meta_graph_def and run metadata are kept"
+    );
 }
 
 #[test]
@@ -355,7 +389,10 @@ fn damaged_copies_lose_only_the_damaged_record() {
                 assert_eq!(damage.records_read, 1);
                 assert!(damage.is_clean());
                 assert!(points.is_empty());
-                assert_eq!(report.files[0].file_version.as_deref(), Some("brain.Event:2"));
+                assert_eq!(
+                    report.files[0].file_version.as_deref(),
+                    Some("brain.Event:2")
+                );
             }
             other => panic!("unknown op {other}"),
         }

@@ -108,7 +108,11 @@ fn write_text(out: &mut impl Write, s: &RunStats) -> io::Result<()> {
         if t.kind != kind {
             kind = t.kind;
             let n = s.tags.iter().filter(|x| x.kind == kind).count();
-            writeln!(out, "  {kind} ({n} {})", if n == 1 { "tag" } else { "tags" })?;
+            writeln!(
+                out,
+                "  {kind} ({n} {})",
+                if n == 1 { "tag" } else { "tags" }
+            )?;
         }
         write_tag(out, t)?;
     }

@@ -106,7 +106,9 @@ fn prepare(read: &ReadArgs) -> Result<Discovery, CliError> {
             return Err(CliError::Usage("--jobs must be at least 1".into()));
         }
         // Fails only if the global pool was already built, which cannot happen here.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(jobs).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .build_global();
     }
     let discovery = discover(&read.paths)?;
     for w in &discovery.warnings {

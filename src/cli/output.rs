@@ -96,7 +96,11 @@ pub fn problems(damage: &Damage, issues: &ValueIssues, error: Option<&str>) -> V
         out.push(format!(
             "{} skipped while resyncing after {}",
             plural(damage.resync_bytes, "byte", "bytes"),
-            plural(damage.bad_length_crc, "bad record header", "bad record headers")
+            plural(
+                damage.bad_length_crc,
+                "bad record header",
+                "bad record headers"
+            )
         ));
     }
     if damage.truncated_bytes > 0 {

@@ -9,7 +9,9 @@ use tfevents::run::{load_run, OwnedPoint, RunReport};
 
 /// Path of a file under `fixtures/`.
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
 }
 
 /// Every run under a logdir, loaded into memory, by run name.
@@ -39,7 +41,9 @@ pub fn json_f64(v: &serde_json::Value) -> f64 {
             "-inf" => f64::NEG_INFINITY,
             other => panic!("not a number: {other}"),
         },
-        other => other.as_f64().unwrap_or_else(|| panic!("not a number: {other}")),
+        other => other
+            .as_f64()
+            .unwrap_or_else(|| panic!("not a number: {other}")),
     }
 }
 

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every check of the project: formatting, lints, the Rust test suite, and the interop check
+# against Python TensorBoard (in a virtual environment it creates under target/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+cargo test --locked
+
+echo "== interop: tfevents dump vs TensorBoard's EventAccumulator"
+cargo build --release --locked
+VENV=target/interop-venv
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+"$VENV/bin/python" tests/interop/compare_ea.py --tfevents target/release/tfevents --logdir fixtures/logdir
