@@ -77,7 +77,12 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     let dir = dir.ok_or("missing DIR")?;
-    Ok(Args { dir, runs, tags, steps })
+    Ok(Args {
+        dir,
+        runs,
+        tags,
+        steps,
+    })
 }
 
 fn tag_name(tag: u32) -> String {
@@ -89,8 +94,8 @@ fn tag_name(tag: u32) -> String {
 
 /// A fixed pseudo-random number in [-1, 1) for (run, tag, step) (SplitMix64 finaliser).
 fn noise(run: u32, tag: u32, step: u64) -> f64 {
-    let mut z = (u64::from(run) << 48 ^ u64::from(tag) << 32 ^ step)
-        .wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z =
+        (u64::from(run) << 48 ^ u64::from(tag) << 32 ^ step).wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
@@ -166,7 +171,11 @@ fn write_run(path: &Path, run: u32, tags: &[String], steps: u64) -> std::io::Res
             put(&mut writer, &event, &mut buf)?;
         }
     }
-    writer.into_inner().into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    writer
+        .into_inner()
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
     Ok((events, bytes))
 }
 
@@ -185,8 +194,8 @@ fn main() -> ExitCode {
     for run in 0..args.runs {
         let run_dir = args.dir.join(format!("run_{run:0width$}"));
         let file = run_dir.join(format!("events.out.tfevents.1700000000.synthetic.{run}.0"));
-        let result = fs::create_dir_all(&run_dir)
-            .and_then(|()| write_run(&file, run, &tags, args.steps));
+        let result =
+            fs::create_dir_all(&run_dir).and_then(|()| write_run(&file, run, &tags, args.steps));
         match result {
             Ok((events, bytes)) => {
                 total_events += events;

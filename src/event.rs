@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use thiserror::Error;
 
-use crate::wire::{Field, Fields, WireError};
+use crate::wire::{Cursor, Field, Fields, WireError};
 
 /// An event that could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -62,25 +62,27 @@ fn bytes(number: u32, field: Field<'_>) -> Result<&[u8], DecodeError> {
 /// Decodes the top level of an `Event`. Unknown fields are ignored, as protobuf requires.
 pub fn decode_event(data: &[u8]) -> Result<EventRef<'_>, DecodeError> {
     let mut event = EventRef::default();
-    for field in Fields::new(data) {
-        let (number, field) = field?;
-        match number {
-            1 => match field {
-                Field::Fixed64(bits) => event.wall_time = f64::from_bits(bits),
-                _ => return Err(DecodeError::WrongType(1)),
-            },
-            2 => match field {
-                Field::Varint(v) => event.step = v as i64,
-                _ => return Err(DecodeError::WrongType(2)),
-            },
-            3 => event.what = What::FileVersion(bytes(3, field)?),
-            4 => event.what = What::GraphDef(bytes(4, field)?),
-            5 => event.what = What::Summary(bytes(5, field)?),
-            6 => event.what = What::LogMessage(bytes(6, field)?),
-            7 => event.what = What::SessionLog(bytes(7, field)?),
-            8 => event.what = What::TaggedRunMetadata(bytes(8, field)?),
-            9 => event.what = What::MetaGraphDef(bytes(9, field)?),
-            _ => {}
+    let mut c = Cursor::new(data);
+    while !c.is_empty() {
+        let key = c.key()?;
+        // Keys are (field number << 3) | wire type.
+        match key {
+            0x09 => event.wall_time = f64::from_bits(c.fixed64()?),
+            0x10 => event.step = c.varint()? as i64,
+            0x1a => event.what = What::FileVersion(c.bytes()?),
+            0x22 => event.what = What::GraphDef(c.bytes()?),
+            0x2a => event.what = What::Summary(c.bytes()?),
+            0x32 => event.what = What::LogMessage(c.bytes()?),
+            0x3a => event.what = What::SessionLog(c.bytes()?),
+            0x42 => event.what = What::TaggedRunMetadata(c.bytes()?),
+            0x4a => event.what = What::MetaGraphDef(c.bytes()?),
+            _ => {
+                let number = (key >> 3) as u32;
+                if (1..=9).contains(&number) {
+                    return Err(DecodeError::WrongType(number));
+                }
+                c.skip(key)?;
+            }
         }
     }
     Ok(event)
@@ -132,13 +134,13 @@ impl<'a> SummaryValueRef<'a> {
 
 /// Iterator over the values of a serialized `Summary`.
 pub struct SummaryValues<'a> {
-    fields: Fields<'a>,
+    cursor: Cursor<'a>,
 }
 
 /// Iterates over the `value` (1) entries of a serialized `Summary`.
 pub fn summary_values(summary: &[u8]) -> SummaryValues<'_> {
     SummaryValues {
-        fields: Fields::new(summary),
+        cursor: Cursor::new(summary),
     }
 }
 
@@ -147,12 +149,27 @@ impl<'a> Iterator for SummaryValues<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let (number, field) = match self.fields.next()? {
-                Ok(f) => f,
-                Err(e) => return Some(Err(e.into())),
-            };
-            if number == 1 {
-                return Some(bytes(1, field).and_then(decode_summary_value));
+            if self.cursor.is_empty() {
+                return None;
+            }
+            let item = (|| {
+                let key = self.cursor.key()?;
+                match key {
+                    0x0a => decode_summary_value(self.cursor.bytes()?).map(Some),
+                    k if k >> 3 == 1 => Err(DecodeError::WrongType(1)),
+                    k => {
+                        self.cursor.skip(k)?;
+                        Ok(None)
+                    }
+                }
+            })();
+            match item {
+                Ok(Some(v)) => return Some(Ok(v)),
+                Ok(None) => {}
+                Err(e) => {
+                    self.cursor = Cursor::new(&[]);
+                    return Some(Err(e));
+                }
             }
         }
     }
@@ -160,22 +177,26 @@ impl<'a> Iterator for SummaryValues<'a> {
 
 fn decode_summary_value(data: &[u8]) -> Result<SummaryValueRef<'_>, DecodeError> {
     let mut v = SummaryValueRef::default();
-    for field in Fields::new(data) {
-        let (number, field) = field?;
-        match number {
-            1 => v.tag = bytes(1, field)?,
-            2 => match field {
-                Field::Fixed32(bits) => v.value = ValueRef::Simple(f32::from_bits(bits)),
-                _ => return Err(DecodeError::WrongType(2)),
-            },
-            3 => v.value = ValueRef::OldHistogram(bytes(3, field)?),
-            4 => v.value = ValueRef::Image(bytes(4, field)?),
-            5 => v.value = ValueRef::Histo(bytes(5, field)?),
-            6 => v.value = ValueRef::Audio(bytes(6, field)?),
-            7 => v.node_name = bytes(7, field)?,
-            8 => v.value = ValueRef::Tensor(bytes(8, field)?),
-            9 => v.metadata = Some(bytes(9, field)?),
-            _ => {}
+    let mut c = Cursor::new(data);
+    while !c.is_empty() {
+        let key = c.key()?;
+        match key {
+            0x0a => v.tag = c.bytes()?,
+            0x15 => v.value = ValueRef::Simple(f32::from_bits(c.fixed32()?)),
+            0x1a => v.value = ValueRef::OldHistogram(c.bytes()?),
+            0x22 => v.value = ValueRef::Image(c.bytes()?),
+            0x2a => v.value = ValueRef::Histo(c.bytes()?),
+            0x32 => v.value = ValueRef::Audio(c.bytes()?),
+            0x3a => v.node_name = c.bytes()?,
+            0x42 => v.value = ValueRef::Tensor(c.bytes()?),
+            0x4a => v.metadata = Some(c.bytes()?),
+            _ => {
+                let number = (key >> 3) as u32;
+                if (1..=9).contains(&number) {
+                    return Err(DecodeError::WrongType(number));
+                }
+                c.skip(key)?;
+            }
         }
     }
     Ok(v)
@@ -261,6 +282,15 @@ pub fn decode_session_log(data: &[u8]) -> Result<SessionLogRef<'_>, DecodeError>
 /// Returns the text and whether anything had to be replaced.
 #[inline]
 pub fn lossy_utf8(bytes: &[u8]) -> (Cow<'_, str>, bool) {
+    // Tags are nearly always ASCII, which a word-at-a-time check confirms faster than full
+    // UTF-8 validation of a short string.
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        return (
+            Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) }),
+            false,
+        );
+    }
     match std::str::from_utf8(bytes) {
         Ok(s) => (Cow::Borrowed(s), false),
         Err(_) => (String::from_utf8_lossy(bytes), true),

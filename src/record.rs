@@ -78,6 +78,11 @@ pub struct RecordReader<R> {
     offset: u64,
     /// True from a bad header checksum until the next valid record.
     resyncing: bool,
+    /// When false, data checksums are checked only while resyncing (see
+    /// [`RecordReader::skip_data_checks`]).
+    check_data: bool,
+    /// `buf` range of the data of the last record returned, followed by its 4-byte footer.
+    last: (usize, usize),
     /// Counts so far (without the pending tail).
     damage: Damage,
 }
@@ -92,7 +97,31 @@ impl<R: Read> RecordReader<R> {
             end: 0,
             offset: 0,
             resyncing: false,
+            check_data: true,
+            last: (0, 0),
             damage: Damage::default(),
+        }
+    }
+
+    /// Stops checking data checksums of records whose header is valid, for a quick scan that
+    /// only looks at a few records and checks those with [`RecordReader::last_data_ok`].
+    /// Framing and resyncing behave exactly as with checks, so the same records are returned
+    /// (plus those whose data is corrupt), in the same order.
+    pub fn skip_data_checks(mut self) -> Self {
+        self.check_data = false;
+        self
+    }
+
+    /// Whether the data checksum of the record last returned by
+    /// [`RecordReader::next_record`] holds.
+    pub fn last_data_ok(&self) -> bool {
+        let (start, end) = self.last;
+        match self.buf.get(end..end + FOOTER_LEN) {
+            Some(footer) => {
+                let footer: [u8; 4] = footer.try_into().expect("4 bytes");
+                MaskedCrc::compute(&self.buf[start..end]) == MaskedCrc::from_le_bytes(footer)
+            }
+            None => false,
         }
     }
 
@@ -135,8 +164,9 @@ impl<R: Read> RecordReader<R> {
             let footer: [u8; 4] = self.buf[data_end..data_end + FOOTER_LEN]
                 .try_into()
                 .expect("4 bytes");
-            if MaskedCrc::compute(&self.buf[data_start..data_end])
-                != MaskedCrc::from_le_bytes(footer)
+            if (self.check_data || self.resyncing)
+                && MaskedCrc::compute(&self.buf[data_start..data_end])
+                    != MaskedCrc::from_le_bytes(footer)
             {
                 if self.resyncing {
                     // A header that only looked valid: keep scanning.
@@ -151,6 +181,7 @@ impl<R: Read> RecordReader<R> {
             self.damage.records_read += 1;
             self.damage.bytes_read += total as u64;
             self.consume(total);
+            self.last = (data_start, data_end);
             break (data_start, data_end);
         };
         Ok(Some(&self.buf[data_start..data_end]))

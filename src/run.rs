@@ -127,6 +127,120 @@ fn open(path: &PathBuf) -> io::Result<(File, u64)> {
     Ok((file, size))
 }
 
+/// Pass 1: finds restarts that supersede something.
+#[derive(Default)]
+struct RestartScan {
+    /// Restarts found, in reading order.
+    marks: Vec<Mark>,
+    /// Largest step of any summary event so far.
+    max_step: Option<i64>,
+}
+
+impl RestartScan {
+    fn file<R: Read>(&mut self, i: usize, mut reader: RecordReader<R>) -> io::Result<()> {
+        let mut index = 0u64;
+        while let Some(record) = reader.next_record()? {
+            index += 1;
+            let Ok(event) = decode_event(record) else {
+                continue;
+            };
+            let (step, wall_time) = (event.step, event.wall_time);
+            let is_start = match event.what {
+                What::Summary(_) => {
+                    self.max_step = Some(self.max_step.map_or(step, |m| m.max(step)));
+                    false
+                }
+                What::SessionLog(b) => {
+                    decode_session_log(b).is_ok_and(|s| s.status == SESSION_START)
+                }
+                _ => false,
+            };
+            // Data checksums are skipped in this pass; check the few records that count.
+            if is_start && self.max_step.is_some_and(|m| m >= step) && reader.last_data_ok() {
+                self.marks.push(Mark {
+                    position: (i, index - 1),
+                    restart: Restart {
+                        file: i,
+                        step: Step(step),
+                        wall_time,
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Pass 2: values with their superseded flag.
+struct ValuePass<'m> {
+    normalizer: Normalizer,
+    marks: &'m [Mark],
+    /// `suffix_min[k]`: smallest restart step among `marks[k..]`.
+    suffix_min: &'m [i64],
+    /// First mark after the current record.
+    next_mark: usize,
+}
+
+impl ValuePass<'_> {
+    fn file<R: Read, F: FnMut(&Point<'_>)>(
+        &mut self,
+        i: usize,
+        mut reader: RecordReader<R>,
+        report: &mut FileReport,
+        f: &mut F,
+    ) {
+        let mut index = 0u64;
+        let mut issues = ValueIssues::default();
+        loop {
+            let record = match reader.next_record() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e) => {
+                    report.error = Some(e.to_string());
+                    break;
+                }
+            };
+            let position = (i, index);
+            index += 1;
+            while self.next_mark < self.marks.len()
+                && self.marks[self.next_mark].position <= position
+            {
+                self.next_mark += 1;
+            }
+            let threshold = self.suffix_min[self.next_mark];
+            let event = match decode_event(record) {
+                Ok(e) => e,
+                Err(_) => {
+                    issues.undecodable_events += 1;
+                    continue;
+                }
+            };
+            report.events += 1;
+            if let What::FileVersion(v) = event.what {
+                if report.file_version.is_none() {
+                    report.file_version = Some(String::from_utf8_lossy(v).into_owned());
+                }
+                continue;
+            }
+            let step = Step(event.step);
+            let wall_time = WallTime(event.wall_time);
+            self.normalizer.event(&event, &mut issues, |tag, value| {
+                let superseded = event.step >= threshold && supersedable(&value);
+                f(&Point {
+                    tag,
+                    step,
+                    wall_time,
+                    value,
+                    superseded,
+                    file: i,
+                });
+            });
+        }
+        report.damage = reader.finish();
+        report.issues = issues;
+    }
+}
+
 /// Reads every file of `run` in order and calls `f` with each value.
 ///
 /// Never fails: a file that cannot be opened or read is reported in its [`FileReport::error`],
@@ -148,9 +262,9 @@ pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
         })
         .collect();
 
-    // Pass 1: sizes and restarts.
-    let mut marks: Vec<Mark> = Vec::new();
-    let mut max_step: Option<i64> = None;
+    // Pass 1: sizes and restarts. Reading a file again from the page cache costs less than
+    // keeping it in memory (fresh pages have to be faulted in and zeroed).
+    let mut scan = RestartScan::default();
     for (i, report) in reports.iter_mut().enumerate() {
         let (file, size) = match open(&report.path) {
             Ok(x) => x,
@@ -160,42 +274,12 @@ pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
             }
         };
         report.size = size;
-        let mut reader = RecordReader::new(file.take(size));
-        let mut index = 0u64;
-        loop {
-            let record = match reader.next_record() {
-                Ok(Some(r)) => r,
-                Ok(None) => break,
-                Err(e) => {
-                    report.error = Some(e.to_string());
-                    break;
-                }
-            };
-            index += 1;
-            let Ok(event) = decode_event(record) else {
-                continue;
-            };
-            match event.what {
-                What::Summary(_) => {
-                    max_step = Some(max_step.map_or(event.step, |m| m.max(event.step)));
-                }
-                What::SessionLog(b) => {
-                    let is_start = decode_session_log(b).is_ok_and(|s| s.status == SESSION_START);
-                    if is_start && max_step.is_some_and(|m| m >= event.step) {
-                        marks.push(Mark {
-                            position: (i, index - 1),
-                            restart: Restart {
-                                file: i,
-                                step: Step(event.step),
-                                wall_time: event.wall_time,
-                            },
-                        });
-                    }
-                }
-                _ => {}
-            }
+        let reader = RecordReader::new(file.take(size)).skip_data_checks();
+        if let Err(e) = scan.file(i, reader) {
+            report.error = Some(e.to_string());
         }
     }
+    let marks = scan.marks;
     // suffix_min[k] = smallest restart step among marks[k..].
     let mut suffix_min = vec![i64::MAX; marks.len() + 1];
     for k in (0..marks.len()).rev() {
@@ -203,68 +287,22 @@ pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
     }
 
     // Pass 2: values.
-    let mut normalizer = Normalizer::new();
-    let mut next_mark = 0usize;
+    let mut pass = ValuePass {
+        normalizer: Normalizer::new(),
+        marks: &marks,
+        suffix_min: &suffix_min,
+        next_mark: 0,
+    };
     for (i, report) in reports.iter_mut().enumerate() {
         if report.error.is_some() {
             continue;
         }
-        let file = match File::open(&report.path) {
-            Ok(f) => f,
-            Err(e) => {
-                report.error = Some(e.to_string());
-                continue;
-            }
-        };
-        let mut reader = RecordReader::new(file.take(report.size));
-        let mut index = 0u64;
-        let mut issues = ValueIssues::default();
-        loop {
-            let record = match reader.next_record() {
-                Ok(Some(r)) => r,
-                Ok(None) => break,
-                Err(e) => {
-                    report.error = Some(e.to_string());
-                    break;
-                }
-            };
-            let position = (i, index);
-            index += 1;
-            while next_mark < marks.len() && marks[next_mark].position <= position {
-                next_mark += 1;
-            }
-            let threshold = suffix_min[next_mark];
-            let event = match decode_event(record) {
-                Ok(e) => e,
-                Err(_) => {
-                    issues.undecodable_events += 1;
-                    continue;
-                }
-            };
-            report.events += 1;
-            if let What::FileVersion(v) = event.what {
-                if report.file_version.is_none() {
-                    report.file_version = Some(String::from_utf8_lossy(v).into_owned());
-                }
-                continue;
-            }
-            let step = Step(event.step);
-            let wall_time = WallTime(event.wall_time);
-            normalizer.event(&event, &mut issues, |tag, value| {
-                let superseded = event.step >= threshold && supersedable(&value);
-                f(&Point {
-                    tag,
-                    step,
-                    wall_time,
-                    value,
-                    superseded,
-                    file: i,
-                });
-            });
+        match File::open(&report.path) {
+            Ok(file) => pass.file(i, RecordReader::new(file.take(report.size)), report, &mut f),
+            Err(e) => report.error = Some(e.to_string()),
         }
-        report.damage = reader.finish();
-        report.issues = issues;
     }
+    let normalizer = pass.normalizer;
 
     let mut metadata: Vec<(String, TagMetadata)> = normalizer
         .all_metadata()

@@ -54,6 +54,18 @@ impl<'a> Fields<'a> {
 /// Reads a varint from the front of `buf`, advancing it.
 #[inline]
 pub fn read_varint(buf: &mut &[u8]) -> Result<u64, WireError> {
+    // Most keys, lengths and small steps fit in one byte.
+    if let Some((&byte, rest)) = buf.split_first() {
+        if byte < 0x80 {
+            *buf = rest;
+            return Ok(u64::from(byte));
+        }
+    }
+    read_varint_slow(buf)
+}
+
+#[cold]
+fn read_varint_slow(buf: &mut &[u8]) -> Result<u64, WireError> {
     let mut value = 0u64;
     for i in 0..10 {
         let Some((&byte, rest)) = buf.split_first() else {
@@ -124,6 +136,81 @@ impl<'a> Fields<'a> {
             other => return Err(WireError::WireType(other)),
         };
         Ok((number, field))
+    }
+}
+
+/// A cursor over a message for hand-written decoders of hot messages: read a key, then the
+/// payload its wire type calls for. Every method fails cleanly on truncated input.
+#[derive(Debug, Clone, Copy)]
+pub struct Cursor<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the start of `message`.
+    #[inline]
+    pub fn new(message: &'a [u8]) -> Self {
+        Cursor { buf: message }
+    }
+
+    /// True when the whole message has been read.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Reads a field key: `(field number << 3) | wire type`.
+    #[inline]
+    pub fn key(&mut self) -> Result<u64, WireError> {
+        let key = read_varint(&mut self.buf)?;
+        if key >> 3 == 0 {
+            return Err(WireError::FieldZero);
+        }
+        Ok(key)
+    }
+
+    /// Reads a varint payload.
+    #[inline]
+    pub fn varint(&mut self) -> Result<u64, WireError> {
+        read_varint(&mut self.buf)
+    }
+
+    /// Reads a fixed64 payload.
+    #[inline]
+    pub fn fixed64(&mut self) -> Result<u64, WireError> {
+        let b = take(&mut self.buf, 8)?;
+        Ok(u64::from_le_bytes(
+            b.try_into().map_err(|_| WireError::Truncated)?,
+        ))
+    }
+
+    /// Reads a fixed32 payload.
+    #[inline]
+    pub fn fixed32(&mut self) -> Result<u32, WireError> {
+        let b = take(&mut self.buf, 4)?;
+        Ok(u32::from_le_bytes(
+            b.try_into().map_err(|_| WireError::Truncated)?,
+        ))
+    }
+
+    /// Reads a length-delimited payload.
+    #[inline]
+    pub fn bytes(&mut self) -> Result<&'a [u8], WireError> {
+        let len = read_varint(&mut self.buf)?;
+        let len = usize::try_from(len).map_err(|_| WireError::Truncated)?;
+        take(&mut self.buf, len)
+    }
+
+    /// Skips the payload of a field with the given key.
+    #[inline]
+    pub fn skip(&mut self, key: u64) -> Result<(), WireError> {
+        match (key & 7) as u8 {
+            0 => self.varint().map(drop),
+            1 => self.fixed64().map(drop),
+            2 => self.bytes().map(drop),
+            5 => self.fixed32().map(drop),
+            other => Err(WireError::WireType(other)),
+        }
     }
 }
 

@@ -13,6 +13,20 @@ Superseded rows (a later SessionLog START at a step <= theirs) are expected to b
 from what EventAccumulator keeps; every other dump row must have an EventAccumulator
 counterpart and every EventAccumulator value a dump row.
 
+Where EventAccumulator cannot supply a field, the field is checked another way or left out:
+- TF1 images: EventAccumulator's ImageEvent has no colorspace; colorspace is not compared.
+- Audio: AudioEvent has no channel count, and TF2 audio tensors hold only WAV bytes and
+  labels, so channels (and for TF2 sample rate and frames) are read from the WAV header
+  of the clip EventAccumulator returns, with Python's `wave` module (left out for a clip
+  that module cannot read).
+- TF1 scalars: `simple_value` is a proto float, so their dtype is taken to be float32.
+- TF1 histograms: bucket_left is checked against the dump's documented convention
+  (left[i] = bucket_limit[i-1], left[0] = min(min, bucket_limit[0])).
+- hparams written as metadata only (tensorboardX): EventAccumulator keeps only their
+  plugin content, so step and wall time are not compared for them.
+No float comparison is relaxed: every value here reaches both readers without conversion.
+blob, session_log and log_message rows are counted but not compared.
+
 Prints a per-run, per-kind table and ends with `N passed, M failed`, where N counts
 compared values that matched and M counts mismatches plus values missing on either side.
 Exits 0 only when M is 0. Needs tensorboard (see requirements.txt), not tensorflow.
@@ -272,12 +286,17 @@ def ea_values(run_dir):
         md = acc.summary_metadata.get(tag)
         plugin = md.plugin_data.plugin_name if md is not None else ""
         for e in acc.Tensors(tag):
-            for i, fields in enumerate(tensor_items(plugin, e.tensor_proto, acc, tag)):
-                add("Tensors", tag, e, fields, fields.pop("index", 0) if "index" in fields else 0)
+            for fields in tensor_items(plugin, e.tensor_proto, acc, tag):
+                index = fields.pop("index", 0)
+                add("Tensors", tag, e, fields, index)
     # hparams summaries written as metadata only (tensorboardX) have no value for any store;
     # EventAccumulator keeps just their metadata, so their step and wall time are unknown
     # to it and only the content is compared.
-    for tag, content in acc.PluginTagToContent("hparams").items():
+    try:
+        hparams_content = acc.PluginTagToContent("hparams")
+    except KeyError:  # no hparams in this run
+        hparams_content = {}
+    for tag, content in hparams_content.items():
         if tag not in tags[ea.TENSORS]:
             out.append(dict(hparams_fields(content), kind="hparams", tag=tag, step=None,
                             wall_time=None, index=0, _source="metadata"))
@@ -299,14 +318,39 @@ def find_runs(logdir):
 def compare_pair(ea_item, row):
     diffs = []
     for key, want in ea_item.items():
-        if key.startswith("_") or key == "index" or want is None and key in ("step", "wall_time") \
-                and ea_item["_source"] == "metadata":
-            continue
+        if key.startswith("_") or key == "index":
+            continue  # index is part of the pairing key
+        if ea_item["_source"] == "metadata" and key in ("step", "wall_time"):
+            continue  # unknown to EventAccumulator (see ea_values)
         if key not in row:
             diffs.append(f"{key}: missing in dump (EA {short(want)})")
         elif not same(want, row[key]):
             diffs.append(f"{key}: EA {short(want)} != dump {short(row[key])}")
     return diffs
+
+
+def align(items, rows):
+    """Pairs EventAccumulator values with dump rows of the same (tag, step, index).
+
+    Normally both lists have the same length and pair in file order. Otherwise values
+    with the same wall time are paired first, so that the leftovers reported as missing
+    are the right ones. Returns (pairs, EA values left over, dump rows left over).
+    """
+    if len(items) == len(rows):
+        return list(zip(items, rows)), [], []
+    pairs, rest = [], list(rows)
+    unpaired = []
+    for it in items:
+        hit = next((r for r in rest if same(it["wall_time"], r["wall_time"])), None) \
+            if it["wall_time"] is not None else None
+        if hit is None:
+            unpaired.append(it)
+        else:
+            rest.remove(hit)
+            pairs.append((it, hit))
+    n = min(len(unpaired), len(rest))
+    pairs += list(zip(unpaired[:n], rest[:n]))
+    return pairs, unpaired[n:], rest[n:]
 
 
 class Stats:
@@ -350,13 +394,14 @@ def compare_run(run, rows, items, stats):
             elif any(it["_source"] not in PURGING_SOURCES for it in gi):
                 # tensor store: EventAccumulator keeps superseded values too
                 expect = sorted(live + superseded, key=lambda r: r["_line"])
-                stats_kind = (expect or gi)[0]["kind"]
-                stats.note(run, stats_kind, "superseded_kept_by_ea", len(superseded))
+                for r in superseded:
+                    stats.note(run, r["kind"], "superseded_kept_by_ea")
             else:
                 expect = live
                 for r in superseded:
                     stats.note(run, r["kind"], "superseded_absent")
-            for it, r in zip(gi, expect):
+            pairs, ea_left, dump_left = align(gi, expect)
+            for it, r in pairs:
                 diffs = compare_pair(it, r)
                 kind = r["kind"]
                 if diffs:
@@ -366,11 +411,11 @@ def compare_run(run, rows, items, stats):
                                    f"({kind}): {d}")
                 else:
                     stats.note(run, kind, "pass")
-            for it in gi[len(expect):]:
+            for it in ea_left:
                 stats.note(run, it["kind"], "ea_only")
                 stats.fail(f"{run} {tag!r} step {it['step']} #{it['index']} ({it['kind']}): "
                            f"EventAccumulator has it, dump has no row")
-            for r in expect[len(gi):]:
+            for r in dump_left:
                 stats.note(run, r["kind"], "dump_only")
                 stats.fail(f"{run} {tag!r} step {r['step']} #{r.get('index', 0)} ({r['kind']}): "
                            f"dump row{' (superseded)' if r['superseded'] else ''} "
@@ -420,15 +465,15 @@ def main():
     width = max([len(r) for r, _ in stats.table] + [3])
     print(f"{'run':<{width}}  {'kind':<11} " + " ".join(f"{h:>9}" for _, h in cols) + "  note")
     for (run, kind), c in sorted(stats.table.items()):
-        note = ""
+        notes = []
         if kind in NOT_COMPARED:
-            note = "not compared"
-        elif c["superseded_absent"]:
-            note = f"{c['superseded_absent']} superseded, absent from EA as expected"
+            notes.append("not compared")
+        if c["superseded_absent"]:
+            notes.append(f"{c['superseded_absent']} superseded, absent from EA as expected")
         if c["superseded_kept_by_ea"]:
-            note += f"{c['superseded_kept_by_ea']} superseded, kept in EA's tensor store"
+            notes.append(f"{c['superseded_kept_by_ea']} superseded, kept in EA's tensor store")
         print(f"{run:<{width}}  {kind:<11} " + " ".join(f"{c[k]:>9}" for k, _ in cols)
-              + (f"  {note}" if note else ""))
+              + (f"  {'; '.join(notes)}" if notes else ""))
     kinds = collections.Counter()
     for (_, kind), c in stats.table.items():
         kinds[kind] += c["pass"]

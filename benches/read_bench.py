@@ -1,0 +1,470 @@
+#!/usr/bin/env python3
+"""Compare `tfevents inspect` with TensorBoard's own readers on one logdir.
+
+Measured in one run, on the same logdir, with its files in the page cache:
+
+* `tfevents inspect DIR` (release build, stdout to /dev/null), 5 runs.
+* TensorBoard's Rust data server (tensorboard-data-server) loading DIR once with every scalar
+  kept (`--samples-per-plugin scalars=all`), 3 runs, with and without `--checksum`.
+  The load is over when the server logs "Finished load cycle" (it does so with `--verbose`);
+  the time is taken from starting the process to reading that line.
+* tbparse: `SummaryReader(DIR, pivot=False, extra_columns={'dir_name'}).scalars`, 1 run.
+* TensorBoard's EventAccumulator with `size_guidance={'scalars': 0}` over every run, 1 run.
+
+The script itself needs only the standard library. The Python tools run in a virtualenv
+(`--venv`) that it creates from benches/requirements.txt when missing. A missing logdir is
+generated with `cargo run --release --example synthetic_logdir`, a missing default binary with
+`cargo build --release`. Every tool run is capped by `--timeout` seconds.
+
+Prints a Markdown table and the machine it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_ROOT = Path("/tmp/tfevents-bench")
+DEFAULT_TFEVENTS = REPO / "target" / "release" / "tfevents"
+REQUIREMENTS = REPO / "benches" / "requirements.txt"
+FINISHED_RE = re.compile(r"Finished load cycle \(([0-9.]+)(ms|s)\)")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+@dataclass
+class Proc:
+    """One finished process: wall time, CPU time and peak memory, from wait4()."""
+
+    wall: float
+    returncode: int | None
+    timed_out: bool
+    cpu: float = 0.0
+    max_rss_mb: float = 0.0
+    stdout: str = ""
+    stderr: str = ""
+
+
+def _reap(popen: subprocess.Popen) -> tuple[int, float, float]:
+    """Waits for `popen` with wait4(); returns (returncode, cpu seconds, max RSS in MB)."""
+    _, status, usage = os.wait4(popen.pid, 0)
+    popen.returncode = os.waitstatus_to_exitcode(status)
+    return popen.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+class Watchdog:
+    """Kills a process after `timeout` seconds unless cancelled."""
+
+    def __init__(self, popen: subprocess.Popen, timeout: float):
+        self.fired = False
+        self._popen = popen
+        self._timer = threading.Timer(timeout, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        try:
+            self._popen.kill()
+        except ProcessLookupError:
+            pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def run_timed(cmd: list[str], timeout: float, capture_stdout: bool = False) -> Proc:
+    """Runs `cmd` to completion; stdout goes to /dev/null unless captured."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        popen = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out if capture_stdout else subprocess.DEVNULL,
+            stderr=err,
+        )
+        dog = Watchdog(popen, timeout)
+        rc, cpu, rss = _reap(popen)
+        wall = time.perf_counter() - start
+        dog.cancel()
+        out.seek(0)
+        err.seek(0)
+        return Proc(
+            wall=wall,
+            returncode=rc,
+            timed_out=dog.fired,
+            cpu=cpu,
+            max_rss_mb=rss,
+            stdout=out.read().decode(errors="replace"),
+            stderr=err.read().decode(errors="replace"),
+        )
+
+
+def check(cmd: list[str], **kwargs) -> None:
+    log("$ " + " ".join(str(c) for c in cmd))
+    subprocess.run(cmd, check=True, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Setup
+
+
+def ensure_tfevents(path: Path) -> Path:
+    if path.exists():
+        return path
+    if path.resolve() != DEFAULT_TFEVENTS.resolve():
+        sys.exit(f"read_bench: no tfevents binary at {path}")
+    check(["cargo", "build", "--release", "--bin", "tfevents"], cwd=REPO)
+    return path
+
+
+def event_files(logdir: Path) -> list[Path]:
+    return sorted(p for p in logdir.rglob("*tfevents*") if p.is_file())
+
+
+def ensure_logdir(logdir: Path) -> None:
+    if logdir.exists() and event_files(logdir):
+        return
+    check(
+        ["cargo", "run", "--release", "--example", "synthetic_logdir", "--", str(logdir)],
+        cwd=REPO,
+    )
+
+
+def ensure_venv(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    if not python.exists():
+        check([sys.executable, "-m", "venv", str(venv)])
+    probe = subprocess.run(
+        [str(python), "-c", "import tensorboard, tensorboard_data_server, tbparse, pandas"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    if probe.returncode != 0:
+        check([str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)])
+    return python
+
+
+def py_output(python: Path, code: str) -> str:
+    return subprocess.run(
+        [str(python), "-c", code], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def count_records(files: list[Path]) -> int:
+    """Walks the TFRecord framing of every file (this also puts them in the page cache)."""
+    records = 0
+    for path in files:
+        data = path.read_bytes()
+        pos = 0
+        while pos + 12 <= len(data):
+            (length,) = struct.unpack_from("<Q", data, pos)
+            end = pos + 12 + length + 4
+            if end > len(data):
+                break
+            records += 1
+            pos = end
+    return records
+
+
+def machine_info() -> list[str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024**2:.0f} GiB RAM"
+                break
+    except OSError:
+        pass
+    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    return [
+        f"CPU: {model}, nproc {nproc or os.cpu_count()}" + (f", {mem}" if mem else ""),
+        f"OS: {platform.system()} {platform.release()}, Python {platform.python_version()}",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tools
+
+
+@dataclass
+class Result:
+    tool: str
+    times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    rss_mb: float = 0.0
+    note: str = ""
+    failed: str = ""
+
+
+def bench_tfevents(binary: Path, logdir: Path, reps: int, timeout: float) -> tuple[Result, int]:
+    res = Result("`tfevents inspect`")
+    # Untimed: the values it counted, for the cross-check.
+    proc = run_timed([str(binary), "inspect", "--json", str(logdir)], timeout, True)
+    values = -1
+    if proc.returncode == 0:
+        values = sum(run["values"] for run in json.loads(proc.stdout)["runs"])
+    for i in range(reps):
+        proc = run_timed([str(binary), "inspect", str(logdir)], timeout)
+        if proc.returncode != 0:
+            res.failed = "timed out" if proc.timed_out else f"exit {proc.returncode}"
+            log(proc.stderr[-2000:])
+            break
+        res.times.append(proc.wall)
+        res.cpu.append(proc.cpu)
+        res.rss_mb = max(res.rss_mb, proc.max_rss_mb)
+        log(f"  tfevents inspect #{i + 1}: {proc.wall:.3f} s")
+    res.note = f"{values:,} values"
+    return res, values
+
+
+VERIFY_SERVER = r"""
+import sys, grpc
+from tensorboard.data.proto import data_provider_pb2, data_provider_pb2_grpc
+channel = grpc.insecure_channel(sys.argv[1], options=[("grpc.max_receive_message_length", 1 << 30)])
+stub = data_provider_pb2_grpc.TensorBoardDataProviderStub(channel)
+req = data_provider_pb2.ReadScalarsRequest()
+req.plugin_filter.plugin_name = "scalars"
+req.downsample.num_points = 1 << 30
+res = stub.ReadScalars(req, timeout=120)
+print(sum(len(tag.data.step) for run in res.runs for tag in run.tags))
+"""
+
+
+def bench_data_server(
+    server: str, python: Path, logdir: Path, reps: int, timeout: float, checksum: bool
+) -> tuple[Result, int]:
+    """Times the data server from exec to its "Finished load cycle" log line."""
+    flag = ["--checksum"] if checksum else []
+    res = Result("TensorBoard data server" + (" `--checksum`" if checksum else ""))
+    points = -1
+    reported = []
+    for i in range(reps):
+        with tempfile.TemporaryDirectory() as tmp:
+            port_file = Path(tmp) / "port"
+            cmd = [
+                server, "--logdir", str(logdir), "--reload", "once",
+                "--samples-per-plugin", "scalars=all", "--host", "127.0.0.1", "--port", "0",
+                "--port-file", str(port_file), "--die-after-stdin", "--verbose", *flag,
+            ]  # fmt: skip
+            start = time.perf_counter()
+            popen = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            dog = Watchdog(popen, timeout)
+            wall = None
+            tail = []
+            for line in popen.stderr:
+                match = FINISHED_RE.search(line)
+                if match:
+                    wall = time.perf_counter() - start
+                    secs = float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
+                    reported.append(secs)
+                    break
+                tail = (tail + [line])[-20:]
+            if wall is not None and i == 0 and not checksum:
+                # Untimed: ask the server, over gRPC, how many points it holds.
+                port = port_file.read_text().strip()
+                try:
+                    verify = subprocess.run(
+                        [str(python), "-c", VERIFY_SERVER, f"127.0.0.1:{port}"],
+                        check=True, capture_output=True, text=True, timeout=timeout,
+                    )
+                    points = int(verify.stdout.strip())
+                except (subprocess.SubprocessError, ValueError) as e:
+                    log(f"  data server point count failed: {e}")
+            popen.stdin.close()  # --die-after-stdin: the server exits
+            drain = threading.Thread(target=popen.stderr.read, daemon=True)
+            drain.start()
+            _, cpu, rss = _reap(popen)
+            dog.cancel()
+            if wall is None:
+                res.failed = "timed out" if dog.fired else f"exit {popen.returncode}"
+                log("".join(tail))
+                break
+            res.times.append(wall)
+            res.cpu.append(cpu)
+            res.rss_mb = max(res.rss_mb, rss)
+            log(f"  data server{' --checksum' if checksum else ''} #{i + 1}: {wall:.3f} s "
+                f"(its own log: {reported[-1]:.3f} s)")
+    if reported:
+        res.note = f"its log: {statistics.median(reported):.3f} s"
+        if points >= 0:
+            res.note = f"{points:,} points; " + res.note
+    return res, points
+
+
+TBPARSE = r"""
+import sys, time
+from tbparse import SummaryReader
+t = time.perf_counter()
+df = SummaryReader(sys.argv[1], pivot=False, extra_columns={"dir_name"}).scalars
+t = time.perf_counter() - t
+print(t, len(df))
+"""
+
+ACCUMULATOR = r"""
+import sys, time
+from pathlib import Path
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+logdir = Path(sys.argv[1])
+runs = sorted({p.parent for p in logdir.rglob("*tfevents*") if p.is_file()})
+t = time.perf_counter()
+n = 0
+for run in runs:
+    acc = EventAccumulator(str(run), size_guidance={"scalars": 0})
+    acc.Reload()
+    n += sum(len(acc.Scalars(tag)) for tag in acc.Tags()["scalars"])
+t = time.perf_counter() - t
+print(t, n)
+"""
+
+
+def bench_python(name: str, python: Path, code: str, logdir: Path, timeout: float) -> tuple[Result, int]:
+    """Runs `code` once; it prints its own load time (imports excluded) and its row count."""
+    res = Result(name)
+    proc = run_timed([str(python), "-c", code, str(logdir)], timeout, capture_stdout=True)
+    if proc.returncode != 0:
+        res.failed = f"skipped: over {timeout:.0f} s" if proc.timed_out else f"exit {proc.returncode}"
+        log(proc.stderr[-2000:])
+        return res, -1
+    secs, rows = proc.stdout.split()[-2:]
+    res.times.append(float(secs))
+    res.cpu.append(proc.cpu)
+    res.rss_mb = proc.max_rss_mb
+    res.note = f"{int(rows):,} rows; process {proc.wall:.1f} s"
+    log(f"  {name}: {float(secs):.2f} s, {int(rows):,} rows (process {proc.wall:.1f} s)")
+    return res, int(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def table(results: list[Result], events: int, total_bytes: int) -> list[str]:
+    base = statistics.median(results[0].times) if results and results[0].times else None
+    lines = [
+        "| Tool | Runs | Wall median (s) | Wall min (s) | Events/s | MB/s | vs tfevents "
+        "| CPU (s) | Peak RSS (MB) | Notes |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for r in results:
+        if not r.times:
+            lines.append(f"| {r.tool} | 0 | – | – | – | – | – | – | – | {r.failed} |")
+            continue
+        med, best = statistics.median(r.times), min(r.times)
+        ratio = "1.0×" if r is results[0] else (f"{med / base:,.1f}× slower" if base else "–")
+        lines.append(
+            f"| {r.tool} | {len(r.times)} | {med:.3f} | {best:.3f} | {events / med / 1e6:.2f} M "
+            f"| {total_bytes / med / 1e6:,.1f} | {ratio} | {statistics.median(r.cpu):.2f} "
+            f"| {r.rss_mb:,.0f} | {r.note}{'; ' + r.failed if r.failed else ''} |"
+        )
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--logdir", type=Path, default=DEFAULT_ROOT / "logdir")
+    parser.add_argument("--tfevents", type=Path, default=DEFAULT_TFEVENTS)
+    parser.add_argument("--venv", type=Path, default=DEFAULT_ROOT / "venv")
+    parser.add_argument("--skip-python", action="store_true",
+                        help="only time tfevents (no virtualenv needed)")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="cap on each tool run, seconds (default 300)")
+    parser.add_argument("--accumulator-timeout", type=float, default=120.0,
+                        help="EventAccumulator is skipped past this (default 120)")
+    args = parser.parse_args()
+
+    binary = ensure_tfevents(args.tfevents)
+    ensure_logdir(args.logdir)
+    python = None if args.skip_python else ensure_venv(args.venv)
+
+    files = event_files(args.logdir)
+    total_bytes = sum(f.stat().st_size for f in files)
+    log(f"reading {len(files)} event files once ({total_bytes / 1e6:.1f} MB) ...")
+    events = count_records(files)
+    log(f"{events:,} events")
+
+    results: list[Result] = []
+    counts: dict[str, int] = {}
+    log("tfevents inspect x5")
+    res, counts["tfevents inspect"] = bench_tfevents(binary, args.logdir, 5, args.timeout)
+    results.append(res)
+
+    if python is not None:
+        server = py_output(python, "import tensorboard_data_server as s; print(s.server_binary())")
+        for checksum in (False, True):
+            log(f"data server{' --checksum' if checksum else ''} x3")
+            res, points = bench_data_server(server, python, args.logdir, 3, args.timeout, checksum)
+            results.append(res)
+            if not checksum:
+                counts["data server"] = points
+        log("tbparse x1")
+        res, counts["tbparse"] = bench_python("tbparse `SummaryReader(...).scalars`", python,
+                                              TBPARSE, args.logdir, args.timeout)
+        results.append(res)
+        log("EventAccumulator x1")
+        res, counts["EventAccumulator"] = bench_python(
+            "TensorBoard `EventAccumulator`", python, ACCUMULATOR, args.logdir,
+            min(args.timeout, args.accumulator_timeout))
+        results.append(res)
+
+    versions = []
+    if python is not None:
+        versions.append(py_output(python, (
+            "from importlib.metadata import version as v; print(', '.join(f'{p} {v(p)}' for p in "
+            "('tensorboard', 'tensorboard-data-server', 'tbparse', 'pandas', 'protobuf')))")))
+
+    out = [
+        f"Logdir `{args.logdir}`: {len(files)} event files, {events:,} events, "
+        f"{total_bytes / 1e6:.1f} MB (MB = 10^6 bytes), read once before timing.",
+        "",
+        *table(results, events, total_bytes),
+        "",
+        *machine_info(),
+        *versions,
+    ]
+    print("\n".join(out))
+
+    # Every tool must have seen the same scalars as tfevents.
+    expected = counts.get("tfevents inspect", -1)
+    bad = {k: v for k, v in counts.items() if v >= 0 and v != expected}
+    if expected < 0 or bad:
+        print(f"\nCOUNT MISMATCH: {counts}")
+        return 1
+    print(f"\nScalars seen: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v >= 0))
+    return 0 if all(r.times for r in results) else 1
+
+if __name__ == "__main__":
+    sys.exit(main())
