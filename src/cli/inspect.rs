@@ -103,6 +103,13 @@ fn write_text(out: &mut impl Write, s: &RunStats) -> io::Result<()> {
             f.file_version.as_deref().unwrap_or("(no version event)")
         )?;
     }
+    let width = s
+        .tags
+        .iter()
+        .map(|t| t.tag.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(60);
     let mut kind = "";
     for t in &s.tags {
         if t.kind != kind {
@@ -114,7 +121,7 @@ fn write_text(out: &mut impl Write, s: &RunStats) -> io::Result<()> {
                 if n == 1 { "tag" } else { "tags" }
             )?;
         }
-        write_tag(out, t)?;
+        write_tag(out, t, width)?;
     }
     if !r.restarts.is_empty() {
         writeln!(out, "  restarts")?;
@@ -149,7 +156,7 @@ fn write_text(out: &mut impl Write, s: &RunStats) -> io::Result<()> {
     writeln!(out)
 }
 
-fn write_tag(out: &mut impl Write, t: &TagStats) -> io::Result<()> {
+fn write_tag(out: &mut impl Write, t: &TagStats, width: usize) -> io::Result<()> {
     let steps = if t.min_step == t.max_step {
         format!("step {}", t.min_step)
     } else {
@@ -162,7 +169,7 @@ fn write_tag(out: &mut impl Write, t: &TagStats) -> io::Result<()> {
     };
     writeln!(
         out,
-        "    {:<32} {:>8} {}  {}  {}{}",
+        "    {:<width$} {:>9} {}  {}  {}{}",
         t.tag,
         count(t.count),
         if t.count == 1 { "value " } else { "values" },
