@@ -16,7 +16,9 @@ The script itself needs only the standard library. The Python tools run in a vir
 generated with `cargo run --release --example synthetic_logdir`, a missing default binary with
 `cargo build --release`. Every tool run is capped by `--timeout` seconds.
 
-Prints a Markdown table and the machine it ran on.
+Prints a Markdown table and the machine it ran on. Besides wall time it gives each tool's CPU
+time (user + system, from wait4) and peak RSS (VmHWM; for tfevents via GNU time from an extra
+untimed run), and checks that every tool saw as many scalars as `tfevents inspect --json` counts.
 """
 
 from __future__ import annotations
@@ -53,22 +55,37 @@ def log(msg: str) -> None:
 
 @dataclass
 class Proc:
-    """One finished process: wall time, CPU time and peak memory, from wait4()."""
+    """One finished process: wall time and CPU time (from wait4())."""
 
     wall: float
     returncode: int | None
     timed_out: bool
     cpu: float = 0.0
-    max_rss_mb: float = 0.0
     stdout: str = ""
     stderr: str = ""
 
 
-def _reap(popen: subprocess.Popen) -> tuple[int, float, float]:
-    """Waits for `popen` with wait4(); returns (returncode, cpu seconds, max RSS in MB)."""
+def _reap(popen: subprocess.Popen) -> tuple[int, float]:
+    """Waits for `popen` with wait4(); returns (returncode, CPU seconds).
+
+    (wait4's ru_maxrss is not used: a child reports this script's own peak RSS as its floor, as
+    it starts out sharing or copying this script's memory. Peak memory is read from VmHWM in
+    /proc/PID/status instead, which starts afresh at exec; see `vm_hwm_mb`.)
+    """
     _, status, usage = os.wait4(popen.pid, 0)
     popen.returncode = os.waitstatus_to_exitcode(status)
-    return popen.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    return popen.returncode, usage.ru_utime + usage.ru_stime
+
+
+def vm_hwm_mb(pid: int | str = "self") -> float:
+    """Peak resident memory of a live process (VmHWM), in MB; NaN when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        pass
+    return float("nan")
 
 
 class Watchdog:
@@ -103,7 +120,7 @@ def run_timed(cmd: list[str], timeout: float, capture_stdout: bool = False) -> P
             stderr=err,
         )
         dog = Watchdog(popen, timeout)
-        rc, cpu, rss = _reap(popen)
+        rc, cpu = _reap(popen)
         wall = time.perf_counter() - start
         dog.cancel()
         out.seek(0)
@@ -113,7 +130,6 @@ def run_timed(cmd: list[str], timeout: float, capture_stdout: bool = False) -> P
             returncode=rc,
             timed_out=dog.fired,
             cpu=cpu,
-            max_rss_mb=rss,
             stdout=out.read().decode(errors="replace"),
             stderr=err.read().decode(errors="replace"),
         )
@@ -219,15 +235,27 @@ class Result:
     tool: str
     times: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
-    rss_mb: float = 0.0
+    rss_mb: float = float("nan")
     note: str = ""
     failed: str = ""
 
 
 def bench_tfevents(binary: Path, logdir: Path, reps: int, timeout: float) -> tuple[Result, int]:
     res = Result("`tfevents inspect`")
-    # Untimed: the values it counted, for the cross-check.
-    proc = run_timed([str(binary), "inspect", "--json", str(logdir)], timeout, True)
+    # Untimed: the values it counted, for the cross-check, and its peak RSS (with GNU time, whose
+    # own small footprint is the floor, when /usr/bin/time is there).
+    cmd = [str(binary), "inspect", "--json", str(logdir)]
+    with tempfile.NamedTemporaryFile("r") as rss_file:
+        gnu_time = Path("/usr/bin/time")
+        wrapped = [str(gnu_time), "-f", "%M", "-o", rss_file.name, *cmd]
+        proc = run_timed(wrapped if gnu_time.exists() else cmd, timeout, True)
+        if proc.returncode != 0 and gnu_time.exists():
+            proc = run_timed(cmd, timeout, True)
+        else:
+            try:
+                res.rss_mb = int(rss_file.read().split()[-1]) * 1024 / 1e6
+            except (ValueError, IndexError):
+                pass
     values = -1
     if proc.returncode == 0:
         values = sum(run["values"] for run in json.loads(proc.stdout)["runs"])
@@ -239,7 +267,6 @@ def bench_tfevents(binary: Path, logdir: Path, reps: int, timeout: float) -> tup
             break
         res.times.append(proc.wall)
         res.cpu.append(proc.cpu)
-        res.rss_mb = max(res.rss_mb, proc.max_rss_mb)
         log(f"  tfevents inspect #{i + 1}: {proc.wall:.3f} s")
     res.note = f"{values:,} values"
     return res, values
@@ -289,6 +316,7 @@ def bench_data_server(
                 match = FINISHED_RE.search(line)
                 if match:
                     wall = time.perf_counter() - start
+                    res.rss_mb = vm_hwm_mb(popen.pid)
                     secs = float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
                     reported.append(secs)
                     break
@@ -307,7 +335,7 @@ def bench_data_server(
             popen.stdin.close()  # --die-after-stdin: the server exits
             drain = threading.Thread(target=popen.stderr.read, daemon=True)
             drain.start()
-            _, cpu, rss = _reap(popen)
+            _, cpu = _reap(popen)
             dog.cancel()
             if wall is None:
                 res.failed = "timed out" if dog.fired else f"exit {popen.returncode}"
@@ -315,7 +343,6 @@ def bench_data_server(
                 break
             res.times.append(wall)
             res.cpu.append(cpu)
-            res.rss_mb = max(res.rss_mb, rss)
             log(f"  data server{' --checksum' if checksum else ''} #{i + 1}: {wall:.3f} s "
                 f"(its own log: {reported[-1]:.3f} s)")
     if reported:
@@ -331,7 +358,7 @@ from tbparse import SummaryReader
 t = time.perf_counter()
 df = SummaryReader(sys.argv[1], pivot=False, extra_columns={"dir_name"}).scalars
 t = time.perf_counter() - t
-print(t, len(df))
+print(t, len(df), open("/proc/self/status").read().split("VmHWM:")[1].split()[0])
 """
 
 ACCUMULATOR = r"""
@@ -341,28 +368,29 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 logdir = Path(sys.argv[1])
 runs = sorted({p.parent for p in logdir.rglob("*tfevents*") if p.is_file()})
 t = time.perf_counter()
-n = 0
+accumulators = []  # all kept, so that memory holds every point as the other tools do
 for run in runs:
     acc = EventAccumulator(str(run), size_guidance={"scalars": 0})
     acc.Reload()
-    n += sum(len(acc.Scalars(tag)) for tag in acc.Tags()["scalars"])
+    accumulators.append(acc)
+n = sum(len(a.Scalars(tag)) for a in accumulators for tag in a.Tags()["scalars"])
 t = time.perf_counter() - t
-print(t, n)
+print(t, n, open("/proc/self/status").read().split("VmHWM:")[1].split()[0])
 """
 
 
 def bench_python(name: str, python: Path, code: str, logdir: Path, timeout: float) -> tuple[Result, int]:
-    """Runs `code` once; it prints its own load time (imports excluded) and its row count."""
+    """Runs `code` once; it prints its load time (imports excluded), row count and VmHWM (kB)."""
     res = Result(name)
     proc = run_timed([str(python), "-c", code, str(logdir)], timeout, capture_stdout=True)
     if proc.returncode != 0:
         res.failed = f"skipped: over {timeout:.0f} s" if proc.timed_out else f"exit {proc.returncode}"
         log(proc.stderr[-2000:])
         return res, -1
-    secs, rows = proc.stdout.split()[-2:]
+    secs, rows, hwm_kb = proc.stdout.split()[-3:]
     res.times.append(float(secs))
     res.cpu.append(proc.cpu)
-    res.rss_mb = proc.max_rss_mb
+    res.rss_mb = int(hwm_kb) * 1024 / 1e6
     res.note = f"{int(rows):,} rows; process {proc.wall:.1f} s"
     log(f"  {name}: {float(secs):.2f} s, {int(rows):,} rows (process {proc.wall:.1f} s)")
     return res, int(rows)
@@ -388,7 +416,7 @@ def table(results: list[Result], events: int, total_bytes: int) -> list[str]:
         lines.append(
             f"| {r.tool} | {len(r.times)} | {med:.3f} | {best:.3f} | {events / med / 1e6:.2f} M "
             f"| {total_bytes / med / 1e6:,.1f} | {ratio} | {statistics.median(r.cpu):.2f} "
-            f"| {r.rss_mb:,.0f} | {r.note}{'; ' + r.failed if r.failed else ''} |"
+            f"| {'–' if r.rss_mb != r.rss_mb else f'{r.rss_mb:,.0f}'} | {r.note}{'; ' + r.failed if r.failed else ''} |"
         )
     return lines
 

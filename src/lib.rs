@@ -1,4 +1,38 @@
-//! Read TensorBoard event files.
+//! Read TensorBoard event files (`events.out.tfevents.*`) from every writer, losslessly, fast,
+//! and through damage.
+//!
+//! The layers, bottom to top, each using only the ones below it:
+//!
+//! | module | job |
+//! |---|---|
+//! | [`masked_crc`] | TFRecord's masked CRC-32C |
+//! | [`record`] | record framing: resumable reading, resync after damage, damage counts |
+//! | [`wire`], [`event`] | zero-copy decoding of `Event`, `Summary` and `Summary.Value` |
+//! | [`value`] | one value model for TF1 protos and TF2 plugin tensors |
+//! | [`logdir`] | finding runs and their event files |
+//! | [`run`] | reading a run: file order, restarts, superseded values, file reports |
+//! | [`stats`], [`json`] | sinks: per-tag summaries, JSON lines |
+//!
+//! ```
+//! use tfevents::logdir::discover;
+//! use tfevents::run::read_run;
+//! use tfevents::value::Value;
+//!
+//! let found = discover(&["fixtures/logdir"])?;
+//! for run in &found.runs {
+//!     let report = read_run(run, |point| {
+//!         if let Value::Scalar(s) = &point.value {
+//!             println!("{} {} {} {}", run.run, point.tag, point.step.0, s.value);
+//!         }
+//!     });
+//!     for file in report.files.iter().filter(|f| !f.is_clean()) {
+//!         eprintln!("{}: {:?}", file.path.display(), file.damage);
+//!     }
+//! }
+//! # Ok::<(), tfevents::logdir::DiscoverError>(())
+//! ```
+#![warn(missing_docs)]
+
 pub mod event;
 pub mod json;
 pub mod logdir;
