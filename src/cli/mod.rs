@@ -37,16 +37,16 @@ struct ReadArgs {
     /// logdir itself); otherwise by their directory as given.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-
-    /// Threads to read runs with (default: one per core).
-    #[arg(long, short = 'j', value_name = "N")]
-    jobs: Option<usize>,
 }
 
 #[derive(Debug, Args)]
 struct InspectArgs {
     #[command(flatten)]
     read: ReadArgs,
+
+    /// Threads to read runs with (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
 
     /// Print one JSON document instead of text.
     #[arg(long)]
@@ -89,6 +89,7 @@ impl CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Inspect(args) => {
+            set_jobs(args.jobs)?;
             let discovery = prepare(&args.read)?;
             inspect::inspect(&discovery, args.json)
         }
@@ -100,8 +101,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-fn prepare(read: &ReadArgs) -> Result<Discovery, CliError> {
-    if let Some(jobs) = read.jobs {
+fn set_jobs(jobs: Option<usize>) -> Result<(), CliError> {
+    if let Some(jobs) = jobs {
         if jobs == 0 {
             return Err(CliError::Usage("--jobs must be at least 1".into()));
         }
@@ -110,6 +111,10 @@ fn prepare(read: &ReadArgs) -> Result<Discovery, CliError> {
             .num_threads(jobs)
             .build_global();
     }
+    Ok(())
+}
+
+fn prepare(read: &ReadArgs) -> Result<Discovery, CliError> {
     let discovery = discover(&read.paths)?;
     for w in &discovery.warnings {
         eprintln!("tfevents: warning: {}: {}", w.path.display(), w.problem);
