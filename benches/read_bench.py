@@ -24,6 +24,7 @@ untimed run), and checks that every tool saw as many scalars as `tfevents inspec
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -42,7 +43,10 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = Path("/tmp/tfevents-bench")
 DEFAULT_TFEVENTS = REPO / "target" / "release" / "tfevents"
 REQUIREMENTS = REPO / "benches" / "requirements.txt"
-FINISHED_RE = re.compile(r"Finished load cycle \(([0-9.]+)(ms|s)\)")
+# The data server's log line at the end of a load cycle, with the cycle's duration as Rust's
+# `Duration` prints it ("1.545621062s", "789.935µs").
+FINISHED_RE = re.compile(r"Finished load cycle(?: \(([0-9.]+)(ns|µs|us|ms|s)\))?")
+UNIT_SECS = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
 def log(msg: str) -> None:
@@ -100,10 +104,8 @@ class Watchdog:
 
     def _fire(self) -> None:
         self.fired = True
-        try:
+        with contextlib.suppress(ProcessLookupError):
             self._popen.kill()
-        except ProcessLookupError:
-            pass
 
     def cancel(self) -> None:
         self._timer.cancel()
@@ -180,9 +182,9 @@ def ensure_venv(venv: Path) -> Path:
     return python
 
 
-def py_output(python: Path, code: str) -> str:
+def py_output(python: Path, code: str, *args: str) -> str:
     return subprocess.run(
-        [str(python), "-c", code], check=True, capture_output=True, text=True
+        [str(python), "-c", code, *args], check=True, capture_output=True, text=True
     ).stdout.strip()
 
 
@@ -200,6 +202,14 @@ def count_records(files: list[Path]) -> int:
             records += 1
             pos = end
     return records
+
+
+def load_average() -> str:
+    """The 1-minute load average: other work on the machine skews the numbers."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except (OSError, IndexError):
+        return "?"
 
 
 def machine_info() -> list[str]:
@@ -252,10 +262,8 @@ def bench_tfevents(binary: Path, logdir: Path, reps: int, timeout: float) -> tup
         if proc.returncode != 0 and gnu_time.exists():
             proc = run_timed(cmd, timeout, True)
         else:
-            try:
+            with contextlib.suppress(ValueError, IndexError):
                 res.rss_mb = int(rss_file.read().split()[-1]) * 1024 / 1e6
-            except (ValueError, IndexError):
-                pass
     values = -1
     if proc.returncode == 0:
         values = sum(run["values"] for run in json.loads(proc.stdout)["runs"])
@@ -263,7 +271,8 @@ def bench_tfevents(binary: Path, logdir: Path, reps: int, timeout: float) -> tup
         proc = run_timed([str(binary), "inspect", str(logdir)], timeout)
         if proc.returncode != 0:
             res.failed = "timed out" if proc.timed_out else f"exit {proc.returncode}"
-            log(proc.stderr[-2000:])
+            if proc.stderr.strip():
+                log(proc.stderr[-2000:])
             break
         res.times.append(proc.wall)
         res.cpu.append(proc.cpu)
@@ -317,8 +326,8 @@ def bench_data_server(
                 if match:
                     wall = time.perf_counter() - start
                     res.rss_mb = vm_hwm_mb(popen.pid)
-                    secs = float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
-                    reported.append(secs)
+                    if match.group(1):
+                        reported.append(float(match.group(1)) * UNIT_SECS[match.group(2)])
                     break
                 tail = (tail + [line])[-20:]
             if wall is not None and i == 0 and not checksum:
@@ -327,7 +336,10 @@ def bench_data_server(
                 try:
                     verify = subprocess.run(
                         [str(python), "-c", VERIFY_SERVER, f"127.0.0.1:{port}"],
-                        check=True, capture_output=True, text=True, timeout=timeout,
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                        timeout=timeout,
                     )
                     points = int(verify.stdout.strip())
                 except (subprocess.SubprocessError, ValueError) as e:
@@ -343,8 +355,8 @@ def bench_data_server(
                 break
             res.times.append(wall)
             res.cpu.append(cpu)
-            log(f"  data server{' --checksum' if checksum else ''} #{i + 1}: {wall:.3f} s "
-                f"(its own log: {reported[-1]:.3f} s)")
+            own = f" (its own log: {reported[-1]:.3f} s)" if len(reported) > i else ""
+            log(f"  data server{' --checksum' if checksum else ''} #{i + 1}: {wall:.3f} s{own}")
     if reported:
         res.note = f"its log: {statistics.median(reported):.3f} s"
         if points >= 0:
@@ -379,13 +391,16 @@ print(t, n, open("/proc/self/status").read().split("VmHWM:")[1].split()[0])
 """
 
 
-def bench_python(name: str, python: Path, code: str, logdir: Path, timeout: float) -> tuple[Result, int]:
+def bench_python(
+    name: str, python: Path, code: str, logdir: Path, timeout: float
+) -> tuple[Result, int]:
     """Runs `code` once; it prints its load time (imports excluded), row count and VmHWM (kB)."""
     res = Result(name)
     proc = run_timed([str(python), "-c", code, str(logdir)], timeout, capture_stdout=True)
     if proc.returncode != 0:
-        res.failed = f"skipped: over {timeout:.0f} s" if proc.timed_out else f"exit {proc.returncode}"
-        log(proc.stderr[-2000:])
+        res.failed = f"stopped at {timeout:.0f} s" if proc.timed_out else f"exit {proc.returncode}"
+        if proc.stderr.strip():
+            log(proc.stderr[-2000:])
         return res, -1
     secs, rows, hwm_kb = proc.stdout.split()[-3:]
     res.times.append(float(secs))
@@ -412,11 +427,13 @@ def table(results: list[Result], events: int, total_bytes: int) -> list[str]:
             lines.append(f"| {r.tool} | 0 | – | – | – | – | – | – | – | {r.failed} |")
             continue
         med, best = statistics.median(r.times), min(r.times)
+        rss = "–" if r.rss_mb != r.rss_mb else f"{r.rss_mb:,.0f}"  # NaN: unknown
+        notes = "; ".join(x for x in (r.note, r.failed) if x)
         ratio = "1.0×" if r is results[0] else (f"{med / base:,.1f}× slower" if base else "–")
         lines.append(
             f"| {r.tool} | {len(r.times)} | {med:.3f} | {best:.3f} | {events / med / 1e6:.2f} M "
             f"| {total_bytes / med / 1e6:,.1f} | {ratio} | {statistics.median(r.cpu):.2f} "
-            f"| {'–' if r.rss_mb != r.rss_mb else f'{r.rss_mb:,.0f}'} | {r.note}{'; ' + r.failed if r.failed else ''} |"
+            f"| {rss} | {notes} |"
         )
     return lines
 
@@ -426,18 +443,25 @@ def main() -> int:
     parser.add_argument("--logdir", type=Path, default=DEFAULT_ROOT / "logdir")
     parser.add_argument("--tfevents", type=Path, default=DEFAULT_TFEVENTS)
     parser.add_argument("--venv", type=Path, default=DEFAULT_ROOT / "venv")
-    parser.add_argument("--skip-python", action="store_true",
-                        help="only time tfevents (no virtualenv needed)")
-    parser.add_argument("--timeout", type=float, default=300.0,
-                        help="cap on each tool run, seconds (default 300)")
-    parser.add_argument("--accumulator-timeout", type=float, default=120.0,
-                        help="EventAccumulator is skipped past this (default 120)")
+    parser.add_argument(
+        "--skip-python", action="store_true", help="only time tfevents (no virtualenv needed)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="cap on each tool run, seconds (default 300)"
+    )
+    parser.add_argument(
+        "--accumulator-timeout",
+        type=float,
+        default=120.0,
+        help="EventAccumulator is skipped past this (default 120)",
+    )
     args = parser.parse_args()
 
     binary = ensure_tfevents(args.tfevents)
     ensure_logdir(args.logdir)
     python = None if args.skip_python else ensure_venv(args.venv)
 
+    load_before = load_average()
     files = event_files(args.logdir)
     total_bytes = sum(f.stat().st_size for f in files)
     log(f"reading {len(files)} event files once ({total_bytes / 1e6:.1f} MB) ...")
@@ -459,20 +483,26 @@ def main() -> int:
             if not checksum:
                 counts["data server"] = points
         log("tbparse x1")
-        res, counts["tbparse"] = bench_python("tbparse `SummaryReader(...).scalars`", python,
-                                              TBPARSE, args.logdir, args.timeout)
+        res, counts["tbparse"] = bench_python(
+            "tbparse `SummaryReader(...).scalars`", python, TBPARSE, args.logdir, args.timeout
+        )
         results.append(res)
         log("EventAccumulator x1")
         res, counts["EventAccumulator"] = bench_python(
-            "TensorBoard `EventAccumulator`", python, ACCUMULATOR, args.logdir,
-            min(args.timeout, args.accumulator_timeout))
+            "TensorBoard `EventAccumulator`",
+            python,
+            ACCUMULATOR,
+            args.logdir,
+            min(args.timeout, args.accumulator_timeout),
+        )
         results.append(res)
 
     versions = []
     if python is not None:
-        versions.append(py_output(python, (
-            "from importlib.metadata import version as v; print(', '.join(f'{p} {v(p)}' for p in "
-            "('tensorboard', 'tensorboard-data-server', 'tbparse', 'pandas', 'protobuf')))")))
+        packages = ("tensorboard", "tensorboard-data-server", "tbparse", "pandas", "protobuf")
+        code = "import sys; from importlib.metadata import version as v; "
+        code += "print(', '.join(f'{p} {v(p)}' for p in sys.argv[1:]))"
+        versions.append(py_output(python, code, *packages))
 
     out = [
         f"Logdir `{args.logdir}`: {len(files)} event files, {events:,} events, "
@@ -481,6 +511,7 @@ def main() -> int:
         *table(results, events, total_bytes),
         "",
         *machine_info(),
+        f"Load average (1 min) before / after: {load_before} / {load_average()}",
         *versions,
     ]
     print("\n".join(out))
@@ -491,8 +522,9 @@ def main() -> int:
     if expected < 0 or bad:
         print(f"\nCOUNT MISMATCH: {counts}")
         return 1
-    print(f"\nScalars seen: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v >= 0))
+    print("\nScalars seen: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v >= 0))
     return 0 if all(r.times for r in results) else 1
+
 
 if __name__ == "__main__":
     sys.exit(main())

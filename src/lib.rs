@@ -33,7 +33,9 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod convert;
 pub mod event;
+pub mod glob;
 pub mod json;
 pub mod logdir;
 pub mod masked_crc;
@@ -41,6 +43,7 @@ pub mod proto;
 pub mod record;
 pub mod run;
 pub mod stats;
+pub mod table;
 pub mod types;
 pub mod value;
 pub mod wire;

@@ -244,6 +244,8 @@ pub struct Text {
 /// A precision-recall curve: six rows of `num_thresholds` values.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PrCurve {
+    /// The dtype the curve was stored as (normally [`dtype::FLOAT`]).
+    pub dtype: i32,
     /// True positive counts per threshold.
     pub tp: Vec<f64>,
     /// False positive counts.
@@ -941,6 +943,7 @@ fn tensor_values<F: FnMut(Value)>(
             if let Some(v) = all_f64(dtype, b, n) {
                 let row = |r: usize| v[r * k..(r + 1) * k].to_vec();
                 f(Value::PrCurve(PrCurve {
+                    dtype,
                     tp: row(0),
                     fp: row(1),
                     tn: row(2),

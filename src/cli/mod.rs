@@ -1,5 +1,6 @@
 //! Command-line arguments (defined once, with their help) and dispatch to the commands.
 
+mod convert;
 mod dump;
 mod inspect;
 mod output;
@@ -28,6 +29,48 @@ enum Command {
     /// Print every value as one JSON object per line (images, audio and blobs as size and
     /// SHA-256).
     Dump(DumpArgs),
+    /// Convert logdirs into Parquet tables (one per kind), or scalars into CSV / JSON lines.
+    Convert(ConvertArgs),
+}
+
+#[derive(Debug, Args)]
+struct ConvertArgs {
+    #[command(flatten)]
+    read: ReadArgs,
+
+    /// Output directory for Parquet tables (created if missing; must be empty or hold tables
+    /// from an earlier convert). With --format csv or jsonl: the output file (default: stdout).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    /// Only runs whose name matches this pattern (`*`, `?`, `[a-z]`; `*` also matches `/`).
+    #[arg(long, value_name = "GLOB")]
+    runs: Option<String>,
+
+    /// Only tags that match this pattern.
+    #[arg(long, value_name = "GLOB")]
+    tags: Option<String>,
+
+    /// Only these tables (comma-separated): scalars, histograms, images, audio, text,
+    /// tensors, hparams. The runs and files tables are always written.
+    #[arg(long, value_delimiter = ',', value_name = "KINDS")]
+    kinds: Vec<String>,
+
+    /// Drop values superseded by a restart instead of flagging them.
+    #[arg(long)]
+    purge: bool,
+
+    /// Write each value table as a Hive-partitioned dataset: TABLE/run=<escaped>/part-0.parquet.
+    #[arg(long, value_name = "COLUMN", value_parser = ["run"])]
+    partition_by: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "parquet")]
+    format: convert::Format,
+
+    /// Threads to read runs with (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
 }
 
 /// Options shared by commands that read logdirs.
@@ -73,6 +116,17 @@ pub enum CliError {
     /// Writing output failed.
     #[error("writing output: {0}")]
     Io(#[from] io::Error),
+    /// A file could not be created or renamed.
+    #[error("{}: {source}", path.display())]
+    Path {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Conversion failed.
+    #[error(transparent)]
+    Convert(#[from] tfevents::convert::ConvertError),
     /// An option has a value that is not accepted.
     #[error("{0}")]
     Usage(String),
@@ -92,6 +146,32 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             set_jobs(args.jobs)?;
             let discovery = prepare(&args.read)?;
             inspect::inspect(&discovery, args.json)
+        }
+        Command::Convert(args) => {
+            set_jobs(args.jobs)?;
+            let glob = |p: &Option<String>| {
+                p.as_deref()
+                    .map(tfevents::glob::Glob::new)
+                    .transpose()
+                    .map_err(CliError::Usage)
+            };
+            let opts = tfevents::convert::ConvertOptions {
+                tables: convert::parse_tables(&args.kinds)?,
+                runs: glob(&args.runs)?,
+                tags: glob(&args.tags)?,
+                purge: args.purge,
+                partition_by_run: args.partition_by.is_some(),
+            };
+            let discovery = prepare(&args.read)?;
+            match args.format {
+                convert::Format::Parquet => {
+                    let out = args.out.ok_or_else(|| {
+                        CliError::Usage("convert needs --out DIR for Parquet tables".into())
+                    })?;
+                    convert::to_parquet(&discovery, &out, &opts)
+                }
+                format => convert::scalars_text(&discovery, args.out.as_ref(), &opts, format),
+            }
         }
         Command::Dump(args) => {
             let kinds = dump::parse_kinds(&args.kinds)?;
