@@ -1,12 +1,16 @@
 //! Converting logdirs into Parquet tables: runs read in parallel, rows sorted by run, tag and
 //! step, written under temporary names and renamed into place only when complete.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
 };
@@ -17,6 +21,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::glob::Glob;
@@ -40,6 +45,9 @@ pub struct ConvertOptions {
     pub purge: bool,
     /// Write value tables as Hive-partitioned datasets, `TABLE/run=<escaped>/part-0.parquet`.
     pub partition_by_run: bool,
+    /// Convert only runs that are new or changed since the last conversion into the same
+    /// directory (with the same options); rows of other runs are kept from the previous tables.
+    pub append: bool,
 }
 
 impl Default for ConvertOptions {
@@ -50,6 +58,7 @@ impl Default for ConvertOptions {
             tags: None,
             purge: false,
             partition_by_run: false,
+            append: false,
         }
     }
 }
@@ -72,6 +81,26 @@ pub enum ConvertError {
         /// Why.
         source: io::Error,
     },
+    /// `--append` was asked with options other than those of the previous conversion.
+    #[error(
+        "{}: the previous conversion used other options ({previous}); \
+         convert without --append to rewrite the tables",
+        dir.display()
+    )]
+    OptionsChanged {
+        /// The output directory.
+        dir: PathBuf,
+        /// The options recorded by the previous conversion.
+        previous: String,
+    },
+    /// Reading a previous table back failed.
+    #[error("reading the previous {table} table: {source}")]
+    Previous {
+        /// The table.
+        table: &'static str,
+        /// Why.
+        source: ParquetError,
+    },
     /// Encoding Parquet failed.
     #[error("writing {table}: {source}")]
     Parquet {
@@ -85,10 +114,164 @@ pub enum ConvertError {
 /// What a conversion wrote.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConvertSummary {
-    /// Rows per table, in [`Table::ALL`] order (only the tables written).
+    /// Rows per table, in [`Table::ALL`] order (only the tables written; empty when an
+    /// incremental conversion found nothing new and left the tables untouched).
     pub rows: Vec<(Table, u64)>,
-    /// Read reports of the converted runs, in run order.
+    /// Read reports of the runs read, in run order.
     pub reports: Vec<RunReport>,
+    /// Runs whose rows were kept from the previous tables without reading them.
+    pub kept_runs: usize,
+}
+
+/// Name of the file in the output directory that records what was converted, for `--append`.
+pub const STATE: &str = ".tfevents-state.json";
+
+/// What the previous conversion read, recorded in [`STATE`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct State {
+    /// Format version of this record.
+    version: u32,
+    /// The options that shape the tables (must match for `--append`).
+    options: String,
+    /// Files of each converted run.
+    runs: BTreeMap<String, Vec<FileState>>,
+}
+
+/// Identity of an event file as last converted: a change to any of these means the run is
+/// read again from the start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct FileState {
+    path: String,
+    size: u64,
+    modified_ns: u128,
+    /// SHA-256 of the first 4 KiB, to notice a file replaced by one of the same size.
+    head: String,
+}
+
+fn file_state(path: &Path) -> Option<FileState> {
+    let meta = fs::metadata(path).ok()?;
+    let modified_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let mut head = vec![0u8; 4096];
+    let mut f = File::open(path).ok()?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(_) => return None,
+        }
+    }
+    Some(FileState {
+        path: path.to_string_lossy().into_owned(),
+        size: meta.len(),
+        modified_ns,
+        head: crate::json::sha256_hex(&head[..n]),
+    })
+}
+
+fn options_key(opts: &ConvertOptions) -> String {
+    let tables: Vec<&str> = opts.tables.iter().map(|t| t.name()).collect();
+    format!(
+        "kinds={} runs={} tags={} purge={} partition_by_run={}",
+        tables.join(","),
+        opts.runs.as_ref().map_or("*", |g| g.as_str()),
+        opts.tags.as_ref().map_or("*", |g| g.as_str()),
+        opts.purge,
+        opts.partition_by_run
+    )
+}
+
+fn load_state(out: &Path) -> Option<State> {
+    let text = fs::read_to_string(out.join(STATE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn save_state(out: &Path, state: &State) -> Result<(), ConvertError> {
+    let tmp = out.join(format!(".tmp-{}-state", std::process::id()));
+    let text = serde_json::to_string_pretty(state).map_err(|e| io_err(&tmp)(e.into()))?;
+    fs::write(&tmp, text).map_err(io_err(&tmp))?;
+    fs::rename(&tmp, out.join(STATE)).map_err(io_err(out))
+}
+
+/// One run of the output, in order: read from its files, or kept from the previous tables.
+enum Item<'a> {
+    Read(&'a RunFiles),
+    Keep(String),
+}
+
+/// Rows of a previous single-file table, handed out run by run in table order.
+struct OldRows {
+    table: Table,
+    reader: Option<ParquetRecordBatchReader>,
+    pending: Option<RecordBatch>,
+}
+
+/// The run name of row `i` of a batch whose first column is the run (dictionary or string).
+fn run_at(batch: &RecordBatch, i: usize) -> &str {
+    let col = batch.column(0);
+    if let Some(d) = col.as_dictionary_opt::<Int32Type>() {
+        let values = d.values().as_string::<i32>();
+        return values.value(d.keys().value(i) as usize);
+    }
+    col.as_string::<i32>().value(i)
+}
+
+impl OldRows {
+    fn open(table: Table, path: &Path) -> Result<OldRows, ConvertError> {
+        let reader = match File::open(path) {
+            Ok(f) => Some(
+                ParquetRecordBatchReaderBuilder::try_new(f)
+                    .and_then(|b| b.with_batch_size(64 * 1024).build())
+                    .map_err(|source| ConvertError::Previous {
+                        table: table.name(),
+                        source,
+                    })?,
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err(path)(e)),
+        };
+        Ok(OldRows {
+            table,
+            reader,
+            pending: None,
+        })
+    }
+
+    /// The rows of `run`, skipping rows of runs before it (runs that are read again).
+    fn take(&mut self, run: &str) -> Result<Vec<RecordBatch>, ConvertError> {
+        let mut out = Vec::new();
+        loop {
+            let batch = match self.pending.take() {
+                Some(b) => b,
+                None => match self.reader.as_mut().and_then(|r| r.next()) {
+                    None => return Ok(out),
+                    Some(b) => b.map_err(|e| ConvertError::Previous {
+                        table: self.table.name(),
+                        source: ParquetError::ArrowError(e.to_string()),
+                    })?,
+                },
+            };
+            let n = batch.num_rows();
+            let start = (0..n).find(|&i| run_at(&batch, i) >= run).unwrap_or(n);
+            if start == n {
+                continue;
+            }
+            if run_at(&batch, start) > run {
+                self.pending = Some(batch.slice(start, n - start));
+                return Ok(out);
+            }
+            let end = (start..n).find(|&i| run_at(&batch, i) != run).unwrap_or(n);
+            out.push(batch.slice(start, end - start));
+            if end < n {
+                self.pending = Some(batch.slice(end, n - end));
+                return Ok(out);
+            }
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ConvertError + '_ {
@@ -305,6 +488,26 @@ impl Sink {
         Ok(units)
     }
 
+    /// Carries a run's partition over from the previous dataset (hard links, or copies where
+    /// links are not possible).
+    fn keep_partition(&mut self, run: &str) -> Result<(), ConvertError> {
+        let name = format!("run={}", escape_partition_value(run));
+        let src = self.dest.join(&name);
+        let Ok(entries) = fs::read_dir(&src) else {
+            return Ok(());
+        };
+        let dst = self.tmp.join(&name);
+        fs::create_dir_all(&dst).map_err(io_err(&dst))?;
+        for e in entries {
+            let e = e.map_err(io_err(&src))?;
+            let to = dst.join(e.file_name());
+            if fs::hard_link(e.path(), &to).is_err() {
+                fs::copy(e.path(), &to).map_err(io_err(&to))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Appends encoded row groups, in order.
     fn append(&mut self, chunks: Vec<ArrowColumnChunk>) -> Result<(), ConvertError> {
         let table = self.table;
@@ -402,28 +605,34 @@ fn encode(unit: Unit, table: Table) -> Encoded {
     }
 }
 
-/// Groups runs into chunks of about [`CHUNK_BYTES`] of event files (at least one run each).
-fn chunks<'a>(runs: &[&'a RunFiles]) -> Vec<Vec<&'a RunFiles>> {
-    let mut out: Vec<Vec<&RunFiles>> = Vec::new();
-    let mut bytes = 0u64;
-    for r in runs {
-        let size: u64 = r
-            .files
-            .iter()
-            .filter_map(|f| fs::metadata(f).ok())
-            .map(|m| m.len())
-            .sum();
-        if out.is_empty() || bytes >= CHUNK_BYTES {
-            out.push(Vec::new());
+/// Groups items into chunks of about [`CHUNK_BYTES`] of event files to read, and at most
+/// [`CHUNK_ITEMS`] items (runs kept from previous tables have no files to read).
+fn chunks<'a, 'b>(items: &'b [Item<'a>]) -> Vec<&'b [Item<'a>]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0usize, 0u64);
+    for (i, item) in items.iter().enumerate() {
+        if i > start && (bytes >= CHUNK_BYTES || i - start >= CHUNK_ITEMS) {
+            out.push(&items[start..i]);
+            start = i;
             bytes = 0;
         }
-        bytes += size;
-        if let Some(last) = out.last_mut() {
-            last.push(r);
+        if let Item::Read(r) = item {
+            bytes += r
+                .files
+                .iter()
+                .filter_map(|f| fs::metadata(f).ok())
+                .map(|m| m.len())
+                .sum::<u64>();
         }
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
     }
     out
 }
+
+/// Most runs in one chunk.
+const CHUNK_ITEMS: usize = 256;
 
 /// Reads one run into rows, applying the tag filter.
 pub fn run_rows(run: &RunFiles, opts: &ConvertOptions) -> (RunRows, RunReport) {
@@ -438,12 +647,14 @@ pub fn run_rows(run: &RunFiles, opts: &ConvertOptions) -> (RunRows, RunReport) {
 
 /// Converts the runs of `discovery` into Parquet tables in `out`.
 ///
-/// Runs are read in parallel (on rayon's pool, a few runs at a time so memory stays bounded by
-/// the largest runs, not the logdir) and written in name order, each run's rows sorted by tag
+/// Runs are read in parallel (a chunk of runs at a time, so memory is bounded by the chunk, not
+/// the logdir), encoded in parallel, and written in name order, each run's rows sorted by tag
 /// then step. Every table is written under a temporary name and renamed over the previous one
 /// only once all tables are complete: a failed or interrupted conversion leaves the previous
 /// tables intact. Damage in event files does not fail the conversion; it is in the `files`
-/// table and in the returned reports. `progress` is called with the bytes of each run read.
+/// table and in the returned reports. With [`ConvertOptions::append`], only runs that are new or
+/// whose files changed are read; when nothing changed, nothing is read or written. `progress`
+/// is called with the bytes of each run read.
 pub fn convert(
     discovery: &Discovery,
     out: &Path,
@@ -460,6 +671,64 @@ pub fn convert(
             }
         }
     }
+    let key = options_key(opts);
+    let previous = if opts.append { load_state(out) } else { None };
+    if let Some(prev) = &previous {
+        if prev.options != key {
+            return Err(ConvertError::OptionsChanged {
+                dir: out.to_owned(),
+                previous: prev.options.clone(),
+            });
+        }
+    }
+
+    // What to read, what to keep.
+    let selected: Vec<&RunFiles> = discovery
+        .runs
+        .iter()
+        .filter(|r| opts.runs.as_ref().is_none_or(|g| g.matches(r.run.as_str())))
+        .collect();
+    let mut state = State {
+        version: 1,
+        options: key,
+        runs: BTreeMap::new(),
+    };
+    let mut items: BTreeMap<String, Item<'_>> = BTreeMap::new();
+    let mut changed = 0usize;
+    for r in &selected {
+        let files: Vec<FileState> = r.files.iter().filter_map(|f| file_state(f)).collect();
+        let unchanged = previous
+            .as_ref()
+            .and_then(|p| p.runs.get(r.run.as_str()))
+            .is_some_and(|old| *old == files && files.len() == r.files.len());
+        if unchanged {
+            items.insert(r.run.0.clone(), Item::Keep(r.run.0.clone()));
+        } else {
+            changed += 1;
+            items.insert(r.run.0.clone(), Item::Read(r));
+        }
+        state.runs.insert(r.run.0.clone(), files);
+    }
+    if let Some(prev) = &previous {
+        // Runs that are no longer in the logdir keep their rows (the event files may have been
+        // deleted to save space; the tables are the record).
+        for (name, files) in &prev.runs {
+            if !items.contains_key(name) {
+                items.insert(name.clone(), Item::Keep(name.clone()));
+                state.runs.insert(name.clone(), files.clone());
+            }
+        }
+        if changed == 0 {
+            return Ok(ConvertSummary {
+                rows: Vec::new(),
+                reports: Vec::new(),
+                kept_runs: items.len(),
+            });
+        }
+    }
+    let items: Vec<Item<'_>> = items.into_values().collect();
+    let kept_runs = items.iter().filter(|i| matches!(i, Item::Keep(_))).count();
+
     let tag = std::process::id().to_string();
     let mut tables: Vec<Table> = opts.tables.clone();
     tables.push(Table::Runs);
@@ -467,32 +736,46 @@ pub fn convert(
     tables.sort();
     tables.dedup();
     let mut sinks = Vec::new();
+    let mut olds = Vec::new();
     for t in &tables {
-        match Sink::open(*t, out, &tag, opts.partition_by_run) {
-            Ok(s) => sinks.push(s),
-            Err(e) => {
+        let sink = Sink::open(*t, out, &tag, opts.partition_by_run);
+        let old = match (&sink, previous.is_some()) {
+            (Ok(s), true) if !s.partitioned => OldRows::open(*t, &s.dest).map(Some),
+            _ => Ok(None),
+        };
+        match (sink, old) {
+            (Ok(s), Ok(o)) => {
+                sinks.push(s);
+                olds.push(o);
+            }
+            (s, o) => {
+                if let Ok(s) = s {
+                    s.abandon();
+                }
                 sinks.into_iter().for_each(Sink::abandon);
-                return Err(e);
+                return Err(o.err().unwrap_or_else(|| ConvertError::Io {
+                    path: out.to_owned(),
+                    source: io::Error::other("cannot open output table"),
+                }));
             }
         }
     }
-    let runs: Vec<&RunFiles> = discovery
-        .runs
-        .iter()
-        .filter(|r| opts.runs.as_ref().is_none_or(|g| g.matches(r.run.as_str())))
-        .collect();
-    let mut reports = Vec::with_capacity(runs.len());
+
+    let mut reports = Vec::with_capacity(items.len());
     let result = (|| {
-        for chunk in chunks(&runs) {
+        for chunk in chunks(&items) {
             // Read the chunk's runs and build their batches in parallel.
-            let tables: Vec<Table> = sinks.iter().map(|s| s.table).collect();
-            let read: Vec<(Vec<Option<RecordBatch>>, RunReport)> = chunk
+            let table_list: Vec<Table> = sinks.iter().map(|s| s.table).collect();
+            let mut read: Vec<Option<(Vec<Option<RecordBatch>>, RunReport)>> = chunk
                 .par_iter()
-                .map(|files| {
+                .map(|item| {
+                    let Item::Read(files) = item else {
+                        return Ok(None);
+                    };
                     let (mut rows, report) = run_rows(files, opts);
                     progress(report.files.iter().map(|f| f.size).sum());
                     let dir = files.dir.to_string_lossy();
-                    let batches = tables
+                    let batches = table_list
                         .iter()
                         .map(|&table| {
                             if rows.len(table) == 0 {
@@ -502,27 +785,45 @@ pub fn convert(
                                 .map(Some)
                                 .map_err(arrow_err(table))
                         })
-                        .collect::<Result<Vec<_>, _>>();
-                    batches.map(|b| (b, report))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(Some((batches, report)))
                 })
-                .collect::<Result<_, _>>()?;
-            let mut read = read;
+                .collect::<Result<_, ConvertError>>()?;
             let mut units = Vec::new();
             for (index, sink) in sinks.iter_mut().enumerate() {
-                let batches: Vec<(String, RecordBatch)> = chunk
-                    .iter()
-                    .zip(read.iter_mut())
-                    .filter_map(|(files, (b, _))| b[index].take().map(|b| (files.run.0.clone(), b)))
-                    .collect();
+                let mut batches: Vec<(String, RecordBatch)> = Vec::new();
+                for (item, r) in chunk.iter().zip(read.iter_mut()) {
+                    match (item, r) {
+                        (Item::Read(files), Some((b, _))) => {
+                            // Skip the run's previous rows, if any.
+                            if let Some(old) = olds[index].as_mut() {
+                                old.take(files.run.as_str())?;
+                            }
+                            if let Some(batch) = b[index].take() {
+                                batches.push((files.run.0.clone(), batch));
+                            }
+                        }
+                        (Item::Keep(name), _) => {
+                            if sink.partitioned {
+                                sink.keep_partition(name)?;
+                            } else if let Some(old) = olds[index].as_mut() {
+                                for batch in old.take(name)? {
+                                    batches.push((name.clone(), batch));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
                 units.extend(sink.units(index, batches)?);
             }
-            reports.extend(read.into_iter().map(|(_, r)| r));
+            reports.extend(read.into_iter().flatten().map(|(_, r)| r));
             // Encode in parallel, then append row groups in order.
             let encoded: Vec<(usize, Encoded)> = units
                 .into_par_iter()
                 .map(|u| {
                     let sink = u.sink;
-                    (sink, encode(u, tables[sink]))
+                    (sink, encode(u, table_list[sink]))
                 })
                 .collect();
             for (sink, result) in encoded {
@@ -533,6 +834,7 @@ pub fn convert(
         }
         Ok(())
     })();
+    drop(olds);
     if let Err(e) = result {
         sinks.into_iter().for_each(Sink::abandon);
         return Err(e);
@@ -556,7 +858,12 @@ pub fn convert(
             let _ = fs::remove_dir_all(out.join(t.name()));
         }
     }
-    Ok(ConvertSummary { rows, reports })
+    save_state(out, &state)?;
+    Ok(ConvertSummary {
+        rows,
+        reports,
+        kept_runs,
+    })
 }
 
 #[cfg(test)]

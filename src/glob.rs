@@ -4,6 +4,7 @@
 /// A compiled pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Glob {
+    pattern: String,
     tokens: Vec<Token>,
 }
 
@@ -67,7 +68,15 @@ impl Glob {
                 c => tokens.push(Token::Char(c)),
             }
         }
-        Ok(Glob { tokens })
+        Ok(Glob {
+            pattern: pattern.to_owned(),
+            tokens,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.pattern
     }
 
     /// True if the whole of `text` matches.

@@ -348,3 +348,188 @@ fn csv_and_jsonl_scalars() {
     assert_eq!(rows[0]["tag"], "accuracy");
     assert_eq!(rows.last().unwrap()["tag"], "weird/values");
 }
+
+/// Every row of every table in `dir`, as text, in file order.
+fn table_rows(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for t in tfevents::table::Table::ALL {
+        let path = dir.join(format!("{}.parquet", t.name()));
+        let mut rows = Vec::new();
+        for b in read_table(&path) {
+            for i in 0..b.num_rows() {
+                let cells: Vec<String> = b
+                    .columns()
+                    .iter()
+                    .map(|c| {
+                        // A dictionary cell is compared by its value, not its key.
+                        let c = match c.as_dictionary_opt::<Int32Type>() {
+                            Some(d) => {
+                                let k = d.keys().value(i) as usize;
+                                return format!("{:?}", d.values().slice(k, 1));
+                            }
+                            None => c,
+                        };
+                        format!("{:?}", c.slice(i, 1))
+                    })
+                    .collect();
+                rows.push(cells.join("|"));
+            }
+        }
+        out.insert(t.name().to_owned(), rows);
+    }
+    out
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let p = e.unwrap().path();
+        let to = dst.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &to);
+        } else {
+            std::fs::copy(&p, &to).unwrap();
+        }
+    }
+}
+
+fn library_convert(logdir: &Path, out: &Path, append: bool) -> tfevents::convert::ConvertSummary {
+    let d = tfevents::logdir::discover(&[logdir]).unwrap();
+    let opts = tfevents::convert::ConvertOptions {
+        append,
+        ..Default::default()
+    };
+    tfevents::convert::convert(&d, out, &opts, &|_| {}).unwrap()
+}
+
+#[test]
+fn append_converts_only_what_changed_and_matches_a_full_convert() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logdir = tmp.path().join("logs");
+    copy_dir(&fixture("logdir"), &logdir);
+    let out = tmp.path().join("tables");
+    let first = library_convert(&logdir, &out, true);
+    assert_eq!(first.reports.len(), 10);
+
+    // Unchanged: nothing is read or written.
+    let mtime = std::fs::metadata(out.join("scalars.parquet"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let again = library_convert(&logdir, &out, true);
+    assert!(again.reports.is_empty() && again.rows.is_empty());
+    assert_eq!(again.kept_runs, 10);
+    let mtime2 = std::fs::metadata(out.join("scalars.parquet"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(mtime, mtime2);
+
+    // A file grows (a live run), a new run appears, another file shrinks.
+    let restart_dir = logdir.join("tbx_restart");
+    let mut files: Vec<_> = std::fs::read_dir(&restart_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let grown = std::fs::read(&files[1]).unwrap();
+    let mut more = grown.clone();
+    // Append the file's own last record again: a valid record, one more value.
+    let mut reader = tfevents::record::RecordReader::new(&grown[..]);
+    let mut last = Vec::new();
+    while let Some(r) = reader.next_record().unwrap() {
+        last = r.to_vec();
+    }
+    tfevents::record::encode_record(&last, &mut more);
+    std::fs::write(&files[1], &more).unwrap();
+    copy_dir(&fixture("logdir/pt_writer"), &logdir.join("new_run"));
+    let tbx = logdir.join("tbx");
+    let tbx_file = std::fs::read_dir(&tbx)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_file())
+        .unwrap();
+    let bytes = std::fs::read(&tbx_file).unwrap();
+    std::fs::write(&tbx_file, &bytes[..bytes.len() / 2]).unwrap();
+
+    let third = library_convert(&logdir, &out, true);
+    let read: Vec<&str> = third.reports.iter().map(|r| r.run.as_str()).collect();
+    assert_eq!(read, vec!["new_run", "tbx", "tbx_restart"]);
+    assert_eq!(third.kept_runs, 8);
+
+    let full = tmp.path().join("full");
+    library_convert(&logdir, &full, false);
+    let (a, b) = (table_rows(&out), table_rows(&full));
+    for (table, rows) in &b {
+        assert_eq!(
+            &a[table], rows,
+            "table {table} differs from a full conversion"
+        );
+    }
+    // The grown file's extra value and the new run are there; the cut file is reported.
+    assert!(a["scalars"].len() >= 93 + 1 + 23 - 20);
+    let restart_rows = a["scalars"]
+        .iter()
+        .filter(|r| r.contains("tbx_restart"))
+        .count();
+    assert_eq!(restart_rows, 19);
+    let tbx = third
+        .reports
+        .iter()
+        .find(|r| r.run.as_str() == "tbx")
+        .unwrap();
+    assert!(tbx.files[0].damage.truncated_bytes > 0);
+}
+
+#[test]
+fn append_with_other_options_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("t");
+    convert_fixtures(&out, &["--append"]);
+    let o = tfevents(&[
+        "convert",
+        fixture("logdir").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--append",
+        "--kinds",
+        "scalars",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("other options"));
+}
+
+#[test]
+fn append_keeps_unchanged_partitions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logdir = tmp.path().join("logs");
+    copy_dir(&fixture("logdir/tbx_restart"), &logdir.join("a"));
+    let out = tmp.path().join("t");
+    let args = |l: &Path| {
+        vec![
+            "convert".to_owned(),
+            l.to_str().unwrap().to_owned(),
+            "--out".into(),
+            out.to_str().unwrap().to_owned(),
+            "--partition-by".into(),
+            "run".into(),
+            "--append".into(),
+        ]
+    };
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = tfevents(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(args(&logdir));
+    copy_dir(&fixture("logdir/pt_writer"), &logdir.join("b"));
+    run(args(&logdir));
+    let mut parts: Vec<String> = std::fs::read_dir(out.join("scalars"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    parts.sort();
+    assert_eq!(parts, vec!["run=a", "run=b"]);
+    let a = read_table(&out.join("scalars/run=a/part-0.parquet"));
+    assert_eq!(a.iter().map(|b| b.num_rows()).sum::<usize>(), 18);
+}

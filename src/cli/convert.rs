@@ -74,13 +74,26 @@ pub fn to_parquet(
     for r in &summary.reports {
         warn_damage(r.run.as_str(), &r.files);
     }
+    if summary.rows.is_empty() {
+        eprintln!(
+            "tfevents: {}: nothing new since the last convert ({} runs unchanged)",
+            out.display(),
+            count(summary.kept_runs as u64)
+        );
+        return Ok(());
+    }
     let parts: Vec<String> = summary
         .rows
         .iter()
         .map(|(t, n)| format!("{} {}", t.name(), count(*n)))
         .collect();
+    let kept = if summary.kept_runs > 0 {
+        format!(" ({} unchanged runs kept)", count(summary.kept_runs as u64))
+    } else {
+        String::new()
+    };
     eprintln!(
-        "tfevents: converted {} runs into {} in {:.2} s: {}",
+        "tfevents: converted {} runs{kept} into {} in {:.2} s: {}",
         count(summary.reports.len() as u64),
         out.display(),
         start.elapsed().as_secs_f64(),

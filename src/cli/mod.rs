@@ -64,6 +64,11 @@ struct ConvertArgs {
     #[arg(long, value_name = "COLUMN", value_parser = ["run"])]
     partition_by: Option<String>,
 
+    /// Convert only runs that are new or whose files changed since the last convert into
+    /// DIR (same options); other runs' rows are kept. An unchanged logdir costs no decoding.
+    #[arg(long)]
+    append: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value = "parquet")]
     format: convert::Format,
@@ -161,6 +166,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 tags: glob(&args.tags)?,
                 purge: args.purge,
                 partition_by_run: args.partition_by.is_some(),
+                append: args.append,
             };
             let discovery = prepare(&args.read)?;
             match args.format {
