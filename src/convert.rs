@@ -27,7 +27,8 @@ use thiserror::Error;
 use crate::glob::Glob;
 use crate::logdir::{Discovery, RunFiles};
 use crate::run::{read_run, RunReport};
-use crate::table::{RunRows, Table};
+use crate::table::{value_bytes, RunRows, Table};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Name of the marker file that identifies a directory written by [`convert`].
 pub const MARKER: &str = ".tfevents-tables";
@@ -605,6 +606,132 @@ fn encode(unit: Unit, table: Table) -> Encoded {
     }
 }
 
+/// Turns each sink's batches (in run order) into row groups, encodes them in parallel and
+/// appends them in order.
+fn write_batches(
+    sinks: &mut [Sink],
+    per_sink: Vec<Vec<(String, RecordBatch)>>,
+) -> Result<(), ConvertError> {
+    let tables: Vec<Table> = sinks.iter().map(|s| s.table).collect();
+    let mut units = Vec::new();
+    for (index, batches) in per_sink.into_iter().enumerate() {
+        units.extend(sinks[index].units(index, batches)?);
+    }
+    let encoded: Vec<(usize, Encoded)> = units
+        .into_par_iter()
+        .map(|u| {
+            let sink = u.sink;
+            (sink, encode(u, tables[sink]))
+        })
+        .collect();
+    for (sink, result) in encoded {
+        if let Some(chunks) = result? {
+            sinks[sink].append(chunks)?;
+        }
+    }
+    Ok(())
+}
+
+fn run_bytes(run: &RunFiles) -> u64 {
+    run.files
+        .iter()
+        .filter_map(|f| fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Converts a run too large to hold in memory at once: a first pass weighs each tag, then the
+/// run is read again once per group of consecutive tags (in sorted order) small enough to
+/// collect, groups read in parallel. Rows come out in the same order as for a small run.
+fn write_big_run(
+    files: &RunFiles,
+    opts: &ConvertOptions,
+    sinks: &mut [Sink],
+    olds: &mut [Option<OldRows>],
+) -> Result<RunReport, ConvertError> {
+    let mut weights: FxHashMap<Box<str>, u64> = FxHashMap::default();
+    let mut counter = RunRows::new(&[], opts.purge);
+    let report = read_run(files, |p| {
+        if opts.tags.as_ref().is_none_or(|g| g.matches(p.tag)) {
+            let w = value_bytes(&p.value);
+            match weights.get_mut(p.tag) {
+                Some(x) => *x += w,
+                None => {
+                    weights.insert(p.tag.into(), w);
+                }
+            }
+            counter.push(p);
+        }
+    });
+    let mut tags: Vec<(Box<str>, u64)> = weights.into_iter().collect();
+    tags.sort();
+    let mut groups: Vec<Vec<Box<str>>> = Vec::new();
+    let mut size = 0u64;
+    for (tag, w) in tags {
+        if groups.is_empty() || size + w > CHUNK_BYTES {
+            groups.push(Vec::new());
+            size = 0;
+        }
+        size += w;
+        if let Some(g) = groups.last_mut() {
+            g.push(tag);
+        }
+    }
+    // Skip the run's previous rows, if any.
+    for old in olds.iter_mut().flatten() {
+        old.take(files.run.as_str())?;
+    }
+    let dir = files.dir.to_string_lossy();
+    let tables: Vec<Table> = sinks.iter().map(|s| s.table).collect();
+    let threads = rayon::current_num_threads().max(1);
+    for group_chunk in groups.chunks(threads) {
+        let read: Vec<Vec<Option<RecordBatch>>> = group_chunk
+            .par_iter()
+            .map(|group| {
+                let wanted: FxHashSet<&str> = group.iter().map(|t| &**t).collect();
+                let mut rows = RunRows::new(&opts.tables, opts.purge);
+                let report = read_run(files, |p| {
+                    if wanted.contains(p.tag) {
+                        rows.push(p);
+                    }
+                });
+                tables
+                    .iter()
+                    .map(|&t| {
+                        if !Table::VALUES.contains(&t) || rows.len(t) == 0 {
+                            return Ok(None);
+                        }
+                        rows.batch(t, files.run.as_str(), &dir, &report)
+                            .map(Some)
+                            .map_err(arrow_err(t))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<_, _>>()?;
+        let mut per_sink: Vec<Vec<(String, RecordBatch)>> = vec![Vec::new(); sinks.len()];
+        for batches in read {
+            for (i, b) in batches.into_iter().enumerate() {
+                if let Some(b) = b {
+                    per_sink[i].push((files.run.0.clone(), b));
+                }
+            }
+        }
+        write_batches(sinks, per_sink)?;
+    }
+    // The run's row in `runs` and its files, from the first pass.
+    let mut per_sink: Vec<Vec<(String, RecordBatch)>> = vec![Vec::new(); sinks.len()];
+    for (i, t) in tables.iter().enumerate() {
+        if matches!(t, Table::Runs | Table::Files) {
+            let b = counter
+                .batch(*t, files.run.as_str(), &dir, &report)
+                .map_err(arrow_err(*t))?;
+            per_sink[i].push((files.run.0.clone(), b));
+        }
+    }
+    write_batches(sinks, per_sink)?;
+    Ok(report)
+}
+
 /// Groups items into chunks of about [`CHUNK_BYTES`] of event files to read, and at most
 /// [`CHUNK_ITEMS`] items (runs kept from previous tables have no files to read).
 fn chunks<'a, 'b>(items: &'b [Item<'a>]) -> Vec<&'b [Item<'a>]> {
@@ -617,12 +744,14 @@ fn chunks<'a, 'b>(items: &'b [Item<'a>]) -> Vec<&'b [Item<'a>]> {
             bytes = 0;
         }
         if let Item::Read(r) = item {
-            bytes += r
-                .files
-                .iter()
-                .filter_map(|f| fs::metadata(f).ok())
-                .map(|m| m.len())
-                .sum::<u64>();
+            let size = run_bytes(r);
+            // A run larger than a chunk is converted on its own.
+            if size > CHUNK_BYTES && i > start {
+                out.push(&items[start..i]);
+                start = i;
+                bytes = 0;
+            }
+            bytes += size;
         }
     }
     if start < items.len() {
@@ -764,6 +893,14 @@ pub fn convert(
     let mut reports = Vec::with_capacity(items.len());
     let result = (|| {
         for chunk in chunks(&items) {
+            if let [Item::Read(files)] = chunk {
+                if run_bytes(files) > CHUNK_BYTES {
+                    let report = write_big_run(files, opts, &mut sinks, &mut olds)?;
+                    progress(report.files.iter().map(|f| f.size).sum());
+                    reports.push(report);
+                    continue;
+                }
+            }
             // Read the chunk's runs and build their batches in parallel.
             let table_list: Vec<Table> = sinks.iter().map(|s| s.table).collect();
             let mut read: Vec<Option<(Vec<Option<RecordBatch>>, RunReport)>> = chunk
@@ -789,9 +926,8 @@ pub fn convert(
                     Ok(Some((batches, report)))
                 })
                 .collect::<Result<_, ConvertError>>()?;
-            let mut units = Vec::new();
+            let mut per_sink: Vec<Vec<(String, RecordBatch)>> = vec![Vec::new(); sinks.len()];
             for (index, sink) in sinks.iter_mut().enumerate() {
-                let mut batches: Vec<(String, RecordBatch)> = Vec::new();
                 for (item, r) in chunk.iter().zip(read.iter_mut()) {
                     match (item, r) {
                         (Item::Read(files), Some((b, _))) => {
@@ -800,7 +936,7 @@ pub fn convert(
                                 old.take(files.run.as_str())?;
                             }
                             if let Some(batch) = b[index].take() {
-                                batches.push((files.run.0.clone(), batch));
+                                per_sink[index].push((files.run.0.clone(), batch));
                             }
                         }
                         (Item::Keep(name), _) => {
@@ -808,29 +944,16 @@ pub fn convert(
                                 sink.keep_partition(name)?;
                             } else if let Some(old) = olds[index].as_mut() {
                                 for batch in old.take(name)? {
-                                    batches.push((name.clone(), batch));
+                                    per_sink[index].push((name.clone(), batch));
                                 }
                             }
                         }
                         _ => {}
                     }
                 }
-                units.extend(sink.units(index, batches)?);
             }
             reports.extend(read.into_iter().flatten().map(|(_, r)| r));
-            // Encode in parallel, then append row groups in order.
-            let encoded: Vec<(usize, Encoded)> = units
-                .into_par_iter()
-                .map(|u| {
-                    let sink = u.sink;
-                    (sink, encode(u, table_list[sink]))
-                })
-                .collect();
-            for (sink, result) in encoded {
-                if let Some(chunks) = result? {
-                    sinks[sink].append(chunks)?;
-                }
-            }
+            write_batches(&mut sinks, per_sink)?;
         }
         Ok(())
     })();

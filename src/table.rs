@@ -267,6 +267,11 @@ pub struct RunRows {
     purge: bool,
     /// Superseded values seen (kept or dropped).
     superseded: u64,
+    /// Values of each kind (in [`Table::VALUES`] order) that pass the filters, whether or not
+    /// their table is written; for the `runs` table.
+    counts: [u64; 7],
+    /// Estimated memory held by the collected rows, in bytes.
+    bytes: u64,
     steps: Option<(i64, i64)>,
     wall_times: Option<(f64, f64)>,
 }
@@ -308,8 +313,10 @@ impl RunRows {
     /// Adds one value. Session ends set the run's status; graphs and session logs are not
     /// tabulated.
     pub fn push(&mut self, p: &Point<'_>) {
-        if let Value::Hparams(Hparams::SessionEnd(e)) = &p.value {
-            self.status = Some(hparams_status_name(e.status));
+        if let Value::Hparams(h) = &p.value {
+            if let Hparams::SessionEnd(e) = &**h {
+                self.status = Some(hparams_status_name(e.status));
+            }
         }
         let table = match &p.value {
             Value::Scalar(_) => Table::Scalars,
@@ -318,7 +325,7 @@ impl RunRows {
             Value::Audio(_) => Table::Audio,
             Value::Text(_) => Table::Text,
             Value::PrCurve(_) | Value::Tensor(_) => Table::Tensors,
-            Value::Hparams(Hparams::SessionStart(_)) => Table::Hparams,
+            Value::Hparams(h) if matches!(**h, Hparams::SessionStart(_)) => Table::Hparams,
             _ => return,
         };
         self.steps = Some(match self.steps {
@@ -336,9 +343,18 @@ impl RunRows {
                 return;
             }
         }
+        let slot = Table::VALUES.iter().position(|v| *v == table).unwrap_or(0);
+        self.counts[slot] += match &p.value {
+            Value::Hparams(h) => match &**h {
+                Hparams::SessionStart(s) => s.hparams.len() as u64,
+                _ => 1,
+            },
+            _ => 1,
+        };
         if !self.on(table) {
             return;
         }
+        self.bytes += value_bytes(&p.value);
         let key = Key {
             tag: self.tag_id(p.tag),
             step: p.step.0,
@@ -348,10 +364,10 @@ impl RunRows {
         };
         match &p.value {
             Value::Scalar(s) => self.scalars.push((key, s.value, s.dtype)),
-            Value::Histogram(h) => self.histograms.push((key, h.clone())),
-            Value::Image(i) => self.images.push((key, i.clone())),
-            Value::Audio(a) => self.audio.push((key, a.clone())),
-            Value::Text(t) => self.text.push((key, t.clone())),
+            Value::Histogram(h) => self.histograms.push((key, (**h).clone())),
+            Value::Image(i) => self.images.push((key, (**i).clone())),
+            Value::Audio(a) => self.audio.push((key, (**a).clone())),
+            Value::Text(t) => self.text.push((key, (**t).clone())),
             Value::PrCurve(c) => {
                 let n = c.tp.len();
                 let mut data = Vec::with_capacity(6 * n * 8);
@@ -384,9 +400,18 @@ impl RunRows {
                 t.shape.clone(),
                 t.data.clone(),
             )),
-            Value::Hparams(Hparams::SessionStart(s)) => self.hparams.push((key, s.clone())),
+            Value::Hparams(h) => {
+                if let Hparams::SessionStart(s) = &**h {
+                    self.hparams.push((key, s.clone()));
+                }
+            }
             _ => {}
         }
+    }
+
+    /// Estimated memory held by the rows collected so far, in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Number of rows collected for a value table.
@@ -660,13 +685,13 @@ impl RunRows {
                     Arc::new(StringArray::from(vec![dir])),
                     i(report.files.len()),
                     i(events as usize),
-                    i(self.scalars.len()),
-                    i(self.histograms.len()),
-                    i(self.images.len()),
-                    i(self.audio.len()),
-                    i(self.text.len()),
-                    i(self.tensors.len()),
-                    i(self.len(Table::Hparams)),
+                    i(self.counts[0] as usize),
+                    i(self.counts[1] as usize),
+                    i(self.counts[2] as usize),
+                    i(self.counts[3] as usize),
+                    i(self.counts[4] as usize),
+                    i(self.counts[5] as usize),
+                    i(self.counts[6] as usize),
                     i(self.superseded as usize),
                     Arc::new(Int64Array::from(vec![self.steps.map(|s| s.0)])),
                     Arc::new(Int64Array::from(vec![self.steps.map(|s| s.1)])),
@@ -715,6 +740,23 @@ impl RunRows {
             }
         };
         RecordBatch::try_new(schema, cols)
+    }
+}
+
+/// Rough memory a value takes once collected as a row (for bounding memory, not exact).
+pub fn value_bytes(v: &Value) -> u64 {
+    const ROW: u64 = 48;
+    ROW + match v {
+        Value::Histogram(h) => 24 * h.count.len() as u64,
+        Value::Image(i) => i.data.len() as u64,
+        Value::Audio(a) => a.data.len() as u64,
+        Value::Text(t) => t.strings.iter().map(|s| s.len() as u64 + 24).sum(),
+        Value::PrCurve(c) => 48 * c.tp.len() as u64,
+        Value::Tensor(t) => match &t.data {
+            TensorData::Bytes(b) => b.len() as u64,
+            TensorData::Strings(s) => s.iter().map(|x| x.len() as u64 + 24).sum(),
+        },
+        _ => 0,
     }
 }
 

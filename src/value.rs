@@ -349,31 +349,46 @@ pub struct LogMessage {
 }
 
 /// One value of any kind.
+///
+/// Everything but scalars is boxed, so that a value is small to move: most values in most logs
+/// are scalars.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// See [`Scalar`].
     Scalar(Scalar),
     /// See [`Histogram`].
-    Histogram(Histogram),
+    Histogram(Box<Histogram>),
     /// See [`Image`].
-    Image(Image),
+    Image(Box<Image>),
     /// See [`Audio`].
-    Audio(Audio),
+    Audio(Box<Audio>),
     /// See [`Text`].
-    Text(Text),
+    Text(Box<Text>),
     /// See [`PrCurve`].
-    PrCurve(PrCurve),
+    PrCurve(Box<PrCurve>),
     /// See [`Hparams`].
-    Hparams(Hparams),
+    Hparams(Box<Hparams>),
     /// See [`Tensor`].
-    Tensor(Tensor),
+    Tensor(Box<Tensor>),
     /// See [`Blob`].
-    Blob(Blob),
+    Blob(Box<Blob>),
     /// See [`SessionLog`].
-    SessionLog(SessionLog),
+    SessionLog(Box<SessionLog>),
     /// See [`LogMessage`].
-    LogMessage(LogMessage),
+    LogMessage(Box<LogMessage>),
 }
+
+macro_rules! boxed_from {
+    ($($kind:ident),*) => {$(
+        impl From<$kind> for Value {
+            fn from(v: $kind) -> Value {
+                Value::$kind(Box::new(v))
+            }
+        }
+    )*};
+}
+
+boxed_from!(Histogram, Image, Audio, Text, PrCurve, Hparams, Tensor, Blob, SessionLog, LogMessage);
 
 impl Value {
     /// The kind of this value.
@@ -517,7 +532,7 @@ impl Normalizer {
             What::TaggedRunMetadata(b) => match pb::TaggedRunMetadata::decode(b) {
                 Ok(m) => f(
                     &m.tag,
-                    Value::Blob(Blob {
+                    Value::from(Blob {
                         kind: BlobKind::RunMetadata,
                         data: m.run_metadata,
                     }),
@@ -530,7 +545,7 @@ impl Normalizer {
                     let msg = text(s.msg, issues);
                     f(
                         special_tags::SESSION_LOG,
-                        Value::SessionLog(SessionLog {
+                        Value::from(SessionLog {
                             status: s.status,
                             checkpoint_path,
                             msg,
@@ -542,7 +557,7 @@ impl Normalizer {
             What::LogMessage(b) => match pb::LogMessage::decode(b) {
                 Ok(m) => f(
                     special_tags::LOG_MESSAGE,
-                    Value::LogMessage(LogMessage {
+                    Value::from(LogMessage {
                         level: m.level,
                         message: m.message,
                     }),
@@ -610,7 +625,7 @@ impl Normalizer {
                     what: "HistogramProto",
                     source,
                 })
-                .map(|h| f(&tag, Value::Histogram(tf1_histogram(&h)))),
+                .map(|h| f(&tag, Value::from(tf1_histogram(&h)))),
             ValueRef::Image(b) => pb::summary::Image::decode(b)
                 .map_err(|source| ValueError::Proto {
                     what: "Summary.Image",
@@ -619,7 +634,7 @@ impl Normalizer {
                 .map(|im| {
                     f(
                         &tag,
-                        Value::Image(Image {
+                        Value::from(Image {
                             index: 0,
                             width: i64::from(im.width),
                             height: i64::from(im.height),
@@ -636,7 +651,7 @@ impl Normalizer {
                 .map(|a| {
                     f(
                         &tag,
-                        Value::Audio(Audio {
+                        Value::from(Audio {
                             index: 0,
                             sample_rate: Some(f64::from(a.sample_rate)),
                             channels: Some(a.num_channels),
@@ -664,7 +679,7 @@ impl Normalizer {
 }
 
 fn blob(kind: BlobKind, data: &[u8]) -> Value {
-    Value::Blob(Blob {
+    Value::from(Blob {
         kind,
         data: data.to_vec(),
     })
@@ -886,12 +901,12 @@ fn tensor_values<F: FnMut(Value)>(
                     h.right.push(r[1]);
                     h.count.push(r[2]);
                 }
-                f(Value::Histogram(h));
+                f(Value::from(h));
                 return Ok(());
             }
         }
         ("histograms", TensorData::Bytes(_)) if shape == [0] => {
-            f(Value::Histogram(Histogram::default()));
+            f(Value::from(Histogram::default()));
             return Ok(());
         }
         ("images", TensorData::Strings(s)) if shape.len() == 1 && s.len() >= 2 => {
@@ -899,7 +914,7 @@ fn tensor_values<F: FnMut(Value)>(
             let height = parse_ascii_int(&s[1]);
             if let (Some(width), Some(height)) = (width, height) {
                 for (i, img) in s[2..].iter().enumerate() {
-                    f(Value::Image(Image {
+                    f(Value::from(Image {
                         index: i as u32,
                         width,
                         height,
@@ -920,7 +935,7 @@ fn tensor_values<F: FnMut(Value)>(
                 for (i, row) in s.chunks(cols).enumerate() {
                     let wav = parse_wav(&row[0]);
                     let label = row.get(1).map(|l| text(l, issues));
-                    f(Value::Audio(Audio {
+                    f(Value::from(Audio {
                         index: i as u32,
                         sample_rate: wav.map(|w| w.sample_rate),
                         channels: wav.map(|w| w.channels),
@@ -935,14 +950,14 @@ fn tensor_values<F: FnMut(Value)>(
         }
         ("text", TensorData::Strings(s)) => {
             let strings = s.iter().map(|b| text(b, issues)).collect();
-            f(Value::Text(Text { shape, strings }));
+            f(Value::from(Text { shape, strings }));
             return Ok(());
         }
         ("pr_curves", TensorData::Bytes(b)) if shape.len() == 2 && shape[0] == 6 => {
             let k = shape[1] as usize;
             if let Some(v) = all_f64(dtype, b, n) {
                 let row = |r: usize| v[r * k..(r + 1) * k].to_vec();
-                f(Value::PrCurve(PrCurve {
+                f(Value::from(PrCurve {
                     dtype,
                     tp: row(0),
                     fp: row(1),
@@ -956,7 +971,7 @@ fn tensor_values<F: FnMut(Value)>(
         }
         _ => {}
     }
-    f(Value::Tensor(Tensor {
+    f(Value::from(Tensor {
         plugin: plugin.to_owned(),
         dtype,
         shape,
@@ -977,7 +992,7 @@ fn hparams_value(content: &[u8]) -> Result<Value, ValueError> {
         Some(hp::h_params_plugin_data::Data::SessionEndInfo(s)) => Hparams::SessionEnd(s),
         None => return Err(ValueError::Tensor("hparams value without data")),
     };
-    Ok(Value::Hparams(value))
+    Ok(Value::from(value))
 }
 
 fn parse_ascii_int(b: &[u8]) -> Option<i64> {

@@ -170,7 +170,7 @@ fn every_logged_value_reads_back_exactly() {
                 );
                 assert_eq!(c.tp.len() as u64, row["num_thresholds"].as_u64().unwrap());
             }
-            (Value::Hparams(h), "hparams") => match (h, row["hparams_kind"].as_str().unwrap()) {
+            (Value::Hparams(h), "hparams") => match (&**h, row["hparams_kind"].as_str().unwrap()) {
                 (Hparams::Experiment(e), "experiment") => {
                     let names: Vec<&str> = e.hparam_infos.iter().map(|i| i.name.as_str()).collect();
                     let want: Vec<&str> = row["hparam_names"]
