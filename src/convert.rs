@@ -49,6 +49,9 @@ pub struct ConvertOptions {
     /// Convert only runs that are new or changed since the last conversion into the same
     /// directory (with the same options); rows of other runs are kept from the previous tables.
     pub append: bool,
+    /// Memory bound: runs are read a chunk at a time, a chunk holding about this many bytes of
+    /// event files; a run larger than this is read in groups of tags of about this size.
+    pub chunk_bytes: u64,
 }
 
 impl Default for ConvertOptions {
@@ -60,6 +63,7 @@ impl Default for ConvertOptions {
             purge: false,
             partition_by_run: false,
             append: false,
+            chunk_bytes: CHUNK_BYTES,
         }
     }
 }
@@ -362,9 +366,10 @@ fn prepare_out_dir(out: &Path) -> Result<(), ConvertError> {
 /// at least this many rows.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 
-/// Runs are read and encoded a chunk at a time; a chunk holds runs whose event files add up to
-/// about this many bytes, which bounds memory whatever the size of the logdir.
-const CHUNK_BYTES: u64 = 32 << 20;
+/// Default of [`ConvertOptions::chunk_bytes`]: runs are read and encoded a chunk at a time; a
+/// chunk holds runs whose event files add up to about this many bytes, which bounds memory
+/// whatever the size of the logdir.
+pub const CHUNK_BYTES: u64 = 32 << 20;
 
 /// A table being written under a temporary name.
 struct Sink {
@@ -665,10 +670,14 @@ fn write_big_run(
     });
     let mut tags: Vec<(Box<str>, u64)> = weights.into_iter().collect();
     tags.sort();
+    // Groups are read in parallel, so together they hold about what one chunk of small runs
+    // holds.
+    let threads = rayon::current_num_threads().max(1);
+    let budget = (opts.chunk_bytes / threads as u64).max(1);
     let mut groups: Vec<Vec<Box<str>>> = Vec::new();
     let mut size = 0u64;
     for (tag, w) in tags {
-        if groups.is_empty() || size + w > CHUNK_BYTES {
+        if groups.is_empty() || size + w > budget {
             groups.push(Vec::new());
             size = 0;
         }
@@ -683,7 +692,6 @@ fn write_big_run(
     }
     let dir = files.dir.to_string_lossy();
     let tables: Vec<Table> = sinks.iter().map(|s| s.table).collect();
-    let threads = rayon::current_num_threads().max(1);
     for group_chunk in groups.chunks(threads) {
         let read: Vec<Vec<Option<RecordBatch>>> = group_chunk
             .par_iter()
@@ -732,13 +740,13 @@ fn write_big_run(
     Ok(report)
 }
 
-/// Groups items into chunks of about [`CHUNK_BYTES`] of event files to read, and at most
+/// Groups items into chunks of about `chunk_bytes` of event files to read, and at most
 /// [`CHUNK_ITEMS`] items (runs kept from previous tables have no files to read).
-fn chunks<'a, 'b>(items: &'b [Item<'a>]) -> Vec<&'b [Item<'a>]> {
+fn chunks<'a, 'b>(items: &'b [Item<'a>], chunk_bytes: u64) -> Vec<&'b [Item<'a>]> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0usize, 0u64);
     for (i, item) in items.iter().enumerate() {
-        if i > start && (bytes >= CHUNK_BYTES || i - start >= CHUNK_ITEMS) {
+        if i > start && (bytes >= chunk_bytes || i - start >= CHUNK_ITEMS) {
             out.push(&items[start..i]);
             start = i;
             bytes = 0;
@@ -746,7 +754,7 @@ fn chunks<'a, 'b>(items: &'b [Item<'a>]) -> Vec<&'b [Item<'a>]> {
         if let Item::Read(r) = item {
             let size = run_bytes(r);
             // A run larger than a chunk is converted on its own.
-            if size > CHUNK_BYTES && i > start {
+            if size > chunk_bytes && i > start {
                 out.push(&items[start..i]);
                 start = i;
                 bytes = 0;
@@ -892,9 +900,9 @@ pub fn convert(
 
     let mut reports = Vec::with_capacity(items.len());
     let result = (|| {
-        for chunk in chunks(&items) {
+        for chunk in chunks(&items, opts.chunk_bytes) {
             if let [Item::Read(files)] = chunk {
-                if run_bytes(files) > CHUNK_BYTES {
+                if run_bytes(files) > opts.chunk_bytes {
                     let report = write_big_run(files, opts, &mut sinks, &mut olds)?;
                     progress(report.files.iter().map(|f| f.size).sum());
                     reports.push(report);

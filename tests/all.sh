@@ -21,3 +21,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
 "$VENV/bin/python" tests/interop/compare_ea.py --tfevents target/release/tfevents --logdir fixtures/logdir
+
+echo "== interop: Parquet tables in pyarrow, pandas and DuckDB"
+"$VENV/bin/python" tests/interop/check_parquet.py --tfevents target/release/tfevents \
+    --logdir fixtures/logdir --readme README.md

@@ -533,3 +533,22 @@ fn append_keeps_unchanged_partitions() {
     let a = read_table(&out.join("scalars/run=a/part-0.parquet"));
     assert_eq!(a.iter().map(|b| b.num_rows()).sum::<usize>(), 18);
 }
+
+#[test]
+fn runs_larger_than_the_memory_bound_convert_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tfevents::logdir::discover(&[fixture("logdir")]).unwrap();
+    let normal = tmp.path().join("normal");
+    tfevents::convert::convert(&d, &normal, &Default::default(), &|_| {}).unwrap();
+    // A tiny bound: every run is read tag group by tag group, one run per chunk.
+    let small = tmp.path().join("small");
+    let opts = tfevents::convert::ConvertOptions {
+        chunk_bytes: 2000,
+        ..Default::default()
+    };
+    tfevents::convert::convert(&d, &small, &opts, &|_| {}).unwrap();
+    let (a, b) = (table_rows(&normal), table_rows(&small));
+    for (table, rows) in &a {
+        assert_eq!(&b[table], rows, "table {table}");
+    }
+}

@@ -167,6 +167,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 purge: args.purge,
                 partition_by_run: args.partition_by.is_some(),
                 append: args.append,
+                chunk_bytes: tfevents::convert::CHUNK_BYTES,
             };
             let discovery = prepare(&args.read)?;
             match args.format {
