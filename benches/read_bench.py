@@ -4,6 +4,8 @@
 Measured in one run, on the same logdir, with its files in the page cache:
 
 * `tfevents inspect DIR` (release build, stdout to /dev/null), 5 runs.
+* `tfevents convert DIR --out OUT` (Parquet tables), 5 runs, each into a new empty temporary
+  directory that is deleted afterwards (deleting it is not timed).
 * TensorBoard's Rust data server (tensorboard-data-server) loading DIR once with every scalar
   kept (`--samples-per-plugin scalars=all`), 3 runs, with and without `--checksum`.
   The load is over when the server logs "Finished load cycle" (it does so with `--verbose`);
@@ -18,7 +20,13 @@ generated with `cargo run --release --example synthetic_logdir`, a missing defau
 
 Prints a Markdown table and the machine it ran on. Besides wall time it gives each tool's CPU
 time (user + system, from wait4) and peak RSS (VmHWM; for tfevents via GNU time from an extra
-untimed run), and checks that every tool saw as many scalars as `tfevents inspect --json` counts.
+untimed run), and checks that every tool saw as many scalars as `tfevents inspect --json` counts
+(for `convert`: the rows of scalars.parquet, and the `scalars` column of runs.parquet summed,
+read with pyarrow). A second table sets `convert` against its targets: at least 3x faster than
+the data server's load, at least 100x faster than tbparse, peak RSS under 300 MB.
+
+Timing starts only once the 1-minute load average is at most `--max-load` (0.5), waiting up to
+`--max-wait` seconds (600) for it; the load average is printed with the results.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import struct
 import subprocess
@@ -47,6 +56,11 @@ REQUIREMENTS = REPO / "benches" / "requirements.txt"
 # `Duration` prints it ("1.545621062s", "789.935µs").
 FINISHED_RE = re.compile(r"Finished load cycle(?: \(([0-9.]+)(ns|µs|us|ms|s)\))?")
 UNIT_SECS = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+GNU_TIME = Path("/usr/bin/time")
+# Targets for `tfevents convert` on this logdir (the second table).
+CONVERT_VS_SERVER = 3.0  # at least this many times faster than the data server's load
+CONVERT_VS_TBPARSE = 100.0  # at least this many times faster than tbparse
+CONVERT_RSS_MB = 300.0  # peak RSS below this
 
 
 def log(msg: str) -> None:
@@ -111,6 +125,24 @@ class Watchdog:
         self._timer.cancel()
 
 
+def gnu_time_rss(
+    cmd: list[str], timeout: float, capture_stdout: bool = False
+) -> tuple[Proc, float]:
+    """Runs `cmd` under GNU time (when /usr/bin/time is there); returns it and its peak RSS (MB).
+
+    GNU time's own small footprint is the floor of the figure. NaN when unknown.
+    """
+    if not GNU_TIME.exists():
+        return run_timed(cmd, timeout, capture_stdout), float("nan")
+    with tempfile.NamedTemporaryFile("r") as rss_file:
+        wrapped = [str(GNU_TIME), "-f", "%M", "-o", rss_file.name, *cmd]
+        proc = run_timed(wrapped, timeout, capture_stdout)
+        try:
+            return proc, int(rss_file.read().split()[-1]) * 1024 / 1e6
+        except (ValueError, IndexError):
+            return proc, float("nan")
+
+
 def run_timed(cmd: list[str], timeout: float, capture_stdout: bool = False) -> Proc:
     """Runs `cmd` to completion; stdout goes to /dev/null unless captured."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -173,7 +205,11 @@ def ensure_venv(venv: Path) -> Path:
     if not python.exists():
         check([sys.executable, "-m", "venv", str(venv)])
     probe = subprocess.run(
-        [str(python), "-c", "import tensorboard, tensorboard_data_server, tbparse, pandas"],
+        [
+            str(python),
+            "-c",
+            "import tensorboard, tensorboard_data_server, tbparse, pandas, pyarrow.parquet",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -210,6 +246,30 @@ def load_average() -> str:
         return Path("/proc/loadavg").read_text().split()[0]
     except (OSError, IndexError):
         return "?"
+
+
+def wait_for_quiet(max_load: float, max_wait: float, what: str = "read_bench") -> str:
+    """Waits until the 1-minute load average is at most `max_load`, for `max_wait` s at most.
+
+    Returns the load average it ends with (measurements go on after `max_wait` regardless, and
+    the load average in the output shows it).
+    """
+    deadline = time.monotonic() + max_wait
+    said = False
+    while True:
+        load = load_average()
+        try:
+            if float(load) <= max_load:
+                return load
+        except ValueError:
+            return load
+        if time.monotonic() >= deadline:
+            log(f"{what}: load average still {load} after {max_wait:.0f} s; measuring anyway")
+            return load
+        if not said:
+            log(f"{what}: load average {load} > {max_load}; waiting for the machine to be idle")
+            said = True
+        time.sleep(5)
 
 
 def machine_info() -> list[str]:
@@ -252,18 +312,11 @@ class Result:
 
 def bench_tfevents(binary: Path, logdir: Path, reps: int, timeout: float) -> tuple[Result, int]:
     res = Result("`tfevents inspect`")
-    # Untimed: the values it counted, for the cross-check, and its peak RSS (with GNU time, whose
-    # own small footprint is the floor, when /usr/bin/time is there).
+    # Untimed: the values it counted, for the cross-check, and its peak RSS.
     cmd = [str(binary), "inspect", "--json", str(logdir)]
-    with tempfile.NamedTemporaryFile("r") as rss_file:
-        gnu_time = Path("/usr/bin/time")
-        wrapped = [str(gnu_time), "-f", "%M", "-o", rss_file.name, *cmd]
-        proc = run_timed(wrapped if gnu_time.exists() else cmd, timeout, True)
-        if proc.returncode != 0 and gnu_time.exists():
-            proc = run_timed(cmd, timeout, True)
-        else:
-            with contextlib.suppress(ValueError, IndexError):
-                res.rss_mb = int(rss_file.read().split()[-1]) * 1024 / 1e6
+    proc, res.rss_mb = gnu_time_rss(cmd, timeout, True)
+    if proc.returncode != 0 and GNU_TIME.exists():
+        proc = run_timed(cmd, timeout, True)
     values = -1
     if proc.returncode == 0:
         values = sum(run["values"] for run in json.loads(proc.stdout)["runs"])
@@ -279,6 +332,59 @@ def bench_tfevents(binary: Path, logdir: Path, reps: int, timeout: float) -> tup
         log(f"  tfevents inspect #{i + 1}: {proc.wall:.3f} s")
     res.note = f"{values:,} values"
     return res, values
+
+
+PARQUET_ROWS = r"""
+import sys
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+rows = pq.ParquetFile(sys.argv[1] + "/scalars.parquet").metadata.num_rows
+runs = pc.sum(pq.read_table(sys.argv[1] + "/runs.parquet", columns=["scalars"])["scalars"])
+print(rows, runs.as_py() or 0)
+"""
+# The summary `tfevents convert` prints on stderr, for when pyarrow is not at hand.
+CONVERTED_RE = re.compile(r"converted .*?scalars ([0-9,]+)")
+
+
+def bench_convert(
+    binary: Path, logdir: Path, python: Path | None, reps: int, timeout: float
+) -> tuple[Result, int]:
+    """Times `tfevents convert DIR --out OUT`, each run into a new empty directory."""
+    res = Result("`tfevents convert` (Parquet)")
+    rows = -1
+    with tempfile.TemporaryDirectory(prefix="tfevents-convert-") as tmp:
+        # Untimed: peak RSS, and the rows written, for the cross-check.
+        out = Path(tmp) / "out"
+        proc, res.rss_mb = gnu_time_rss([str(binary), "convert", str(logdir), "--out", str(out)], timeout)
+        if proc.returncode != 0:
+            res.failed = "timed out" if proc.timed_out else f"exit {proc.returncode}"
+            log(proc.stderr[-2000:])
+            return res, rows
+        if python is not None:
+            counted = py_output(python, PARQUET_ROWS, str(out)).split()
+            rows, run_rows = int(counted[0]), int(counted[1])
+            res.note = f"{rows:,} rows in scalars.parquet"
+            if run_rows != rows:
+                res.note += f" but {run_rows:,} in runs.parquet"
+                rows = -2  # never matches
+        else:
+            match = CONVERTED_RE.search(proc.stderr)
+            rows = int(match.group(1).replace(",", "")) if match else -2
+            res.note = f"{rows:,} rows (its own summary; no pyarrow)"
+        res.note += f"; output {sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 1e6:.1f} MB"
+    for i in range(reps):
+        with tempfile.TemporaryDirectory(prefix="tfevents-convert-") as tmp:
+            out = Path(tmp) / "out"
+            proc = run_timed([str(binary), "convert", str(logdir), "--out", str(out)], timeout)
+        if proc.returncode != 0:
+            res.failed = "timed out" if proc.timed_out else f"exit {proc.returncode}"
+            if proc.stderr.strip():
+                log(proc.stderr[-2000:])
+            break
+        res.times.append(proc.wall)
+        res.cpu.append(proc.cpu)
+        log(f"  tfevents convert #{i + 1}: {proc.wall:.3f} s")
+    return res, rows
 
 
 VERIFY_SERVER = r"""

@@ -130,59 +130,26 @@ impl<R: Read> RecordReader<R> {
     /// scans forward byte by byte for the next record whose header and data checksums both hold.
     pub fn next_record(&mut self) -> io::Result<Option<&[u8]>> {
         let (data_start, data_end) = loop {
-            let avail = self.end - self.start;
-            if avail < HEADER_LEN {
-                if !self.fill(HEADER_LEN)? {
-                    return Ok(None);
+            let window = &self.buf[self.start..self.end];
+            match frame(
+                window,
+                &mut self.resyncing,
+                self.check_data,
+                &mut self.damage,
+            ) {
+                Frame::NeedMore(n) => {
+                    if !self.fill(n)? {
+                        return Ok(None);
+                    }
                 }
-                continue;
-            }
-            let header = &self.buf[self.start..self.start + HEADER_LEN];
-            let len_bytes: [u8; 8] = header[..8].try_into().expect("8 bytes");
-            let crc_bytes: [u8; 4] = header[8..12].try_into().expect("4 bytes");
-            let len = u64::from_le_bytes(len_bytes);
-            if len > MAX_RECORD_LEN
-                || MaskedCrc::compute(&len_bytes) != MaskedCrc::from_le_bytes(crc_bytes)
-            {
-                if !self.resyncing {
-                    self.resyncing = true;
-                    self.damage.bad_length_crc += 1;
-                }
-                self.skip_resync_byte();
-                continue;
-            }
-            // `len <= MAX_RECORD_LEN`, so this fits in usize on 64- and 32-bit targets alike.
-            let total = HEADER_LEN + len as usize + FOOTER_LEN;
-            if avail < total {
-                if !self.fill(total)? {
-                    return Ok(None);
-                }
-                continue;
-            }
-            let data_start = self.start + HEADER_LEN;
-            let data_end = data_start + len as usize;
-            let footer: [u8; 4] = self.buf[data_end..data_end + FOOTER_LEN]
-                .try_into()
-                .expect("4 bytes");
-            if (self.check_data || self.resyncing)
-                && MaskedCrc::compute(&self.buf[data_start..data_end])
-                    != MaskedCrc::from_le_bytes(footer)
-            {
-                if self.resyncing {
-                    // A header that only looked valid: keep scanning.
-                    self.skip_resync_byte();
-                } else {
-                    self.damage.bad_data_crc += 1;
+                Frame::Skip(n) => self.consume(n),
+                Frame::Record { len, total } => {
+                    let data_start = self.start + HEADER_LEN;
                     self.consume(total);
+                    self.last = (data_start, data_start + len);
+                    break self.last;
                 }
-                continue;
             }
-            self.resyncing = false;
-            self.damage.records_read += 1;
-            self.damage.bytes_read += total as u64;
-            self.consume(total);
-            self.last = (data_start, data_end);
-            break (data_start, data_end);
         };
         Ok(Some(&self.buf[data_start..data_end]))
     }
@@ -225,11 +192,6 @@ impl<R: Read> RecordReader<R> {
         self.offset += n as u64;
     }
 
-    fn skip_resync_byte(&mut self) {
-        self.consume(1);
-        self.damage.resync_bytes += 1;
-    }
-
     /// Reads until at least `need` unconsumed bytes are buffered. Returns `false` if the stream
     /// has no more bytes for now.
     fn fill(&mut self, need: usize) -> io::Result<bool> {
@@ -259,6 +221,172 @@ impl<R: Read> RecordReader<R> {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// One framing decision about the unconsumed bytes at the front of a stream.
+enum Frame {
+    /// At least this many bytes are needed to decide.
+    NeedMore(usize),
+    /// Skip this many bytes (damage, already counted).
+    Skip(usize),
+    /// A valid record: `len` data bytes after the header, `total` bytes with framing.
+    Record { len: usize, total: usize },
+}
+
+/// Decides what the bytes at the front of `window` are, counting damage. Shared by the streaming
+/// and the in-memory readers so both frame, skip and resync identically.
+#[inline]
+fn frame(window: &[u8], resyncing: &mut bool, check_data: bool, damage: &mut Damage) -> Frame {
+    if window.len() < HEADER_LEN {
+        return Frame::NeedMore(HEADER_LEN);
+    }
+    let len_bytes: [u8; 8] = window[..8].try_into().expect("8 bytes");
+    let crc_bytes: [u8; 4] = window[8..12].try_into().expect("4 bytes");
+    let len = u64::from_le_bytes(len_bytes);
+    if len > MAX_RECORD_LEN || MaskedCrc::compute(&len_bytes) != MaskedCrc::from_le_bytes(crc_bytes)
+    {
+        if !*resyncing {
+            *resyncing = true;
+            damage.bad_length_crc += 1;
+        }
+        damage.resync_bytes += 1;
+        return Frame::Skip(1);
+    }
+    // `len <= MAX_RECORD_LEN`, so this fits in usize on 64- and 32-bit targets alike.
+    let len = len as usize;
+    let total = HEADER_LEN + len + FOOTER_LEN;
+    if window.len() < total {
+        return Frame::NeedMore(total);
+    }
+    let data = &window[HEADER_LEN..HEADER_LEN + len];
+    let footer: [u8; 4] = window[HEADER_LEN + len..total].try_into().expect("4 bytes");
+    if (check_data || *resyncing) && MaskedCrc::compute(data) != MaskedCrc::from_le_bytes(footer) {
+        if *resyncing {
+            // A header that only looked valid: keep scanning.
+            damage.resync_bytes += 1;
+            return Frame::Skip(1);
+        }
+        damage.bad_data_crc += 1;
+        return Frame::Skip(total);
+    }
+    *resyncing = false;
+    damage.records_read += 1;
+    damage.bytes_read += total as u64;
+    Frame::Record { len, total }
+}
+
+/// Reads records from bytes already in memory, without copying them: the same framing, skips
+/// and counts as [`RecordReader`], with records borrowed from the input.
+pub struct SliceRecords<'a> {
+    data: &'a [u8],
+    /// Offset of the first unconsumed byte.
+    pos: usize,
+    resyncing: bool,
+    check_data: bool,
+    /// Range of the data of the last record returned.
+    last: (usize, usize),
+    damage: Damage,
+}
+
+impl<'a> SliceRecords<'a> {
+    /// A reader over `data`, which is treated as a complete stream.
+    pub fn new(data: &'a [u8]) -> Self {
+        SliceRecords {
+            data,
+            pos: 0,
+            resyncing: false,
+            check_data: true,
+            last: (0, 0),
+            damage: Damage::default(),
+        }
+    }
+
+    /// See [`RecordReader::skip_data_checks`].
+    pub fn skip_data_checks(mut self) -> Self {
+        self.check_data = false;
+        self
+    }
+
+    /// The data of the next valid record, or `None` at the end (a partial record there is
+    /// counted by [`SliceRecords::finish`]).
+    pub fn next_record(&mut self) -> Option<&'a [u8]> {
+        loop {
+            let window = &self.data[self.pos..];
+            match frame(
+                window,
+                &mut self.resyncing,
+                self.check_data,
+                &mut self.damage,
+            ) {
+                Frame::NeedMore(_) => return None,
+                Frame::Skip(n) => self.pos += n,
+                Frame::Record { len, total } => {
+                    let start = self.pos + HEADER_LEN;
+                    self.pos += total;
+                    self.last = (start, start + len);
+                    return Some(&self.data[start..start + len]);
+                }
+            }
+        }
+    }
+
+    /// See [`RecordReader::last_data_ok`].
+    pub fn last_data_ok(&self) -> bool {
+        let (start, end) = self.last;
+        match self.data.get(end..end + FOOTER_LEN) {
+            Some(footer) => {
+                let footer: [u8; 4] = footer.try_into().expect("4 bytes");
+                MaskedCrc::compute(&self.data[start..end]) == MaskedCrc::from_le_bytes(footer)
+            }
+            None => false,
+        }
+    }
+
+    /// See [`RecordReader::finish`].
+    pub fn finish(&self) -> Damage {
+        let mut damage = self.damage;
+        let pending = (self.data.len() - self.pos) as u64;
+        if self.resyncing {
+            damage.resync_bytes += pending;
+        } else {
+            damage.truncated_bytes += pending;
+        }
+        damage
+    }
+}
+
+/// A source of records: a streaming [`RecordReader`] or an in-memory [`SliceRecords`].
+pub trait Records {
+    /// The next valid record, `None` when no complete record is available.
+    fn next(&mut self) -> io::Result<Option<&[u8]>>;
+    /// Whether the data checksum of the last record returned holds.
+    fn last_ok(&self) -> bool;
+    /// Final counts, pending bytes included.
+    fn final_damage(&self) -> Damage;
+}
+
+impl<R: Read> Records for RecordReader<R> {
+    fn next(&mut self) -> io::Result<Option<&[u8]>> {
+        self.next_record()
+    }
+    fn last_ok(&self) -> bool {
+        self.last_data_ok()
+    }
+    fn final_damage(&self) -> Damage {
+        self.finish()
+    }
+}
+
+impl Records for SliceRecords<'_> {
+    fn next(&mut self) -> io::Result<Option<&[u8]>> {
+        Ok(self.next_record())
+    }
+    fn last_ok(&self) -> bool {
+        self.last_data_ok()
+    }
+    fn final_damage(&self) -> Damage {
+        self.finish()
     }
 }
 
@@ -525,6 +653,27 @@ mod tests {
         let got = read_all(&mut r);
         assert_eq!(got.len(), 3);
         assert_eq!(got[1], big);
+    }
+
+    #[test]
+    fn slice_reader_frames_like_the_streaming_reader() {
+        let mut bytes = records(&[b"aaaa", b"bbbbbbbb", b"cccc", b"dd"]);
+        bytes[HEADER_LEN + 4 + FOOTER_LEN + 2] ^= 1; // bad header of the second record
+        let n = bytes.len();
+        bytes[n - 3] ^= 1; // bad data of the last record
+        bytes.extend_from_slice(&[0u8; 20]);
+        bytes.extend(records(&[b"eeee"]));
+        bytes.truncate(bytes.len() - 2);
+        let mut stream = RecordReader::new(&bytes[..]);
+        let mut slice = SliceRecords::new(&bytes);
+        let a = read_all(&mut stream);
+        let mut b = Vec::new();
+        while let Some(r) = slice.next_record() {
+            b.push(r.to_vec());
+        }
+        assert_eq!(a, b);
+        assert_eq!(stream.finish(), slice.finish());
+        assert!(slice.finish().resync_bytes > 0 && slice.finish().bad_data_crc == 1);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::event::{decode_event, decode_session_log, What, SESSION_START};
 use crate::logdir::RunFiles;
-use crate::record::{Damage, RecordReader};
+use crate::record::{Damage, RecordReader, Records, SliceRecords};
 use crate::types::{Run, Step, WallTime};
 use crate::value::{Normalizer, TagMetadata, Value, ValueIssues};
 
@@ -137,9 +137,9 @@ struct RestartScan {
 }
 
 impl RestartScan {
-    fn file<R: Read>(&mut self, i: usize, mut reader: RecordReader<R>) -> io::Result<()> {
+    fn file(&mut self, i: usize, reader: &mut impl Records) -> io::Result<()> {
         let mut index = 0u64;
-        while let Some(record) = reader.next_record()? {
+        while let Some(record) = reader.next()? {
             index += 1;
             let Ok(event) = decode_event(record) else {
                 continue;
@@ -156,7 +156,7 @@ impl RestartScan {
                 _ => false,
             };
             // Data checksums are skipped in this pass; check the few records that count.
-            if is_start && self.max_step.is_some_and(|m| m >= step) && reader.last_data_ok() {
+            if is_start && self.max_step.is_some_and(|m| m >= step) && reader.last_ok() {
                 self.marks.push(Mark {
                     position: (i, index - 1),
                     restart: Restart {
@@ -182,17 +182,17 @@ struct ValuePass<'m> {
 }
 
 impl ValuePass<'_> {
-    fn file<R: Read, F: FnMut(&Point<'_>)>(
+    fn file<F: FnMut(&Point<'_>)>(
         &mut self,
         i: usize,
-        mut reader: RecordReader<R>,
+        reader: &mut impl Records,
         report: &mut FileReport,
         f: &mut F,
     ) {
         let mut index = 0u64;
         let mut issues = ValueIssues::default();
         loop {
-            let record = match reader.next_record() {
+            let record = match reader.next() {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
                 Err(e) => {
@@ -236,7 +236,7 @@ impl ValuePass<'_> {
                 });
             });
         }
-        report.damage = reader.finish();
+        report.damage = reader.final_damage();
         report.issues = issues;
     }
 }
@@ -262,8 +262,51 @@ pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
         })
         .collect();
 
-    // Pass 1: sizes and restarts. Reading a file again from the page cache costs less than
-    // keeping it in memory (fresh pages have to be faulted in and zeroed).
+    // A run of one file that is not too large is read into memory once, into a buffer this
+    // thread keeps (its pages are already mapped), and both passes run on it without copying.
+    // Otherwise files are streamed twice: reading again from the page cache costs less than
+    // holding many files in memory.
+    if reports.len() == 1 {
+        let mut finished: Option<(Vec<Mark>, Normalizer)> = None;
+        let done = IN_MEMORY.with(|cell| {
+            let Ok(mut buf) = cell.try_borrow_mut() else {
+                return false; // a callback reading another run: stream that one
+            };
+            match read_whole(&reports[0].path, &mut buf) {
+                Ok(Some(size)) => {
+                    let report = &mut reports[0];
+                    report.size = size;
+                    let mut scan = RestartScan::default();
+                    let mut records = SliceRecords::new(&buf).skip_data_checks();
+                    // Reading memory cannot fail.
+                    let _ = scan.file(0, &mut records);
+                    let marks = scan.marks;
+                    let suffix_min = suffix_minimum(&marks);
+                    let mut pass = ValuePass {
+                        normalizer: Normalizer::new(),
+                        marks: &marks,
+                        suffix_min: &suffix_min,
+                        next_mark: 0,
+                    };
+                    pass.file(0, &mut SliceRecords::new(&buf), report, &mut f);
+                    let normalizer = pass.normalizer;
+                    finished = Some((marks, normalizer));
+                    true
+                }
+                Ok(None) => false,
+                Err(e) => {
+                    reports[0].error = Some(e.to_string());
+                    true
+                }
+            }
+        });
+        if done {
+            let (marks, normalizer) = finished.take().unwrap_or_default();
+            return finish_report(run, reports, marks, normalizer);
+        }
+    }
+
+    // Pass 1: sizes and restarts.
     let mut scan = RestartScan::default();
     for (i, report) in reports.iter_mut().enumerate() {
         let (file, size) = match open(&report.path) {
@@ -274,17 +317,13 @@ pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
             }
         };
         report.size = size;
-        let reader = RecordReader::new(file.take(size)).skip_data_checks();
-        if let Err(e) = scan.file(i, reader) {
+        let mut reader = RecordReader::new(file.take(size)).skip_data_checks();
+        if let Err(e) = scan.file(i, &mut reader) {
             report.error = Some(e.to_string());
         }
     }
     let marks = scan.marks;
-    // suffix_min[k] = smallest restart step among marks[k..].
-    let mut suffix_min = vec![i64::MAX; marks.len() + 1];
-    for k in (0..marks.len()).rev() {
-        suffix_min[k] = suffix_min[k + 1].min(marks[k].restart.step.0);
-    }
+    let suffix_min = suffix_minimum(&marks);
 
     // Pass 2: values.
     let mut pass = ValuePass {
@@ -298,12 +337,51 @@ pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
             continue;
         }
         match File::open(&report.path) {
-            Ok(file) => pass.file(i, RecordReader::new(file.take(report.size)), report, &mut f),
+            Ok(file) => {
+                let mut reader = RecordReader::new(file.take(report.size));
+                pass.file(i, &mut reader, report, &mut f);
+            }
             Err(e) => report.error = Some(e.to_string()),
         }
     }
     let normalizer = pass.normalizer;
+    finish_report(run, reports, marks, normalizer)
+}
 
+/// `suffix_min[k]`: the smallest restart step among `marks[k..]` (`i64::MAX` past the end).
+fn suffix_minimum(marks: &[Mark]) -> Vec<i64> {
+    let mut suffix_min = vec![i64::MAX; marks.len() + 1];
+    for k in (0..marks.len()).rev() {
+        suffix_min[k] = suffix_min[k + 1].min(marks[k].restart.step.0);
+    }
+    suffix_min
+}
+
+/// Files up to this size are read into memory once when they are a run's only file.
+const IN_MEMORY_MAX: u64 = 32 << 20;
+
+thread_local! {
+    /// Buffer for [`IN_MEMORY_MAX`]-sized files, kept per thread so its pages stay mapped.
+    static IN_MEMORY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reads a whole file into `buf` if it is at most [`IN_MEMORY_MAX`] bytes; `None` if larger.
+fn read_whole(path: &PathBuf, buf: &mut Vec<u8>) -> io::Result<Option<u64>> {
+    let (file, size) = open(path)?;
+    if size > IN_MEMORY_MAX {
+        return Ok(None);
+    }
+    buf.clear();
+    file.take(size).read_to_end(buf)?;
+    Ok(Some(buf.len() as u64))
+}
+
+fn finish_report(
+    run: &RunFiles,
+    reports: Vec<FileReport>,
+    marks: Vec<Mark>,
+    normalizer: Normalizer,
+) -> RunReport {
     let mut metadata: Vec<(String, TagMetadata)> = normalizer
         .all_metadata()
         .map(|(t, m)| (t.to_owned(), m.clone()))

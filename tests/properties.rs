@@ -78,6 +78,32 @@ proptest! {
     }
 
     #[test]
+    fn in_memory_and_streaming_readers_agree(
+        bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+        payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        // Valid records with arbitrary bytes spliced in somewhere.
+        let mut stream = Vec::new();
+        for p in &payloads {
+            encode_record(p, &mut stream);
+        }
+        let at = cut.index(stream.len() + 1);
+        stream.splice(at..at, bytes.iter().copied());
+        let mut a = RecordReader::new(&stream[..]);
+        let mut b = tfevents::record::SliceRecords::new(&stream);
+        loop {
+            let x = a.next_record().unwrap().map(<[u8]>::to_vec);
+            let y = b.next_record().map(<[u8]>::to_vec);
+            prop_assert_eq!(&x, &y);
+            if x.is_none() {
+                break;
+            }
+        }
+        prop_assert_eq!(a.finish(), b.finish());
+    }
+
+    #[test]
     fn arbitrary_record_payloads_never_panic(
         payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..20)
     ) {
