@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import statistics
 import struct
 import subprocess
@@ -355,7 +354,8 @@ def bench_convert(
     with tempfile.TemporaryDirectory(prefix="tfevents-convert-") as tmp:
         # Untimed: peak RSS, and the rows written, for the cross-check.
         out = Path(tmp) / "out"
-        proc, res.rss_mb = gnu_time_rss([str(binary), "convert", str(logdir), "--out", str(out)], timeout)
+        cmd = [str(binary), "convert", str(logdir), "--out", str(out)]
+        proc, res.rss_mb = gnu_time_rss(cmd, timeout)
         if proc.returncode != 0:
             res.failed = "timed out" if proc.timed_out else f"exit {proc.returncode}"
             log(proc.stderr[-2000:])
@@ -371,7 +371,8 @@ def bench_convert(
             match = CONVERTED_RE.search(proc.stderr)
             rows = int(match.group(1).replace(",", "")) if match else -2
             res.note = f"{rows:,} rows (its own summary; no pyarrow)"
-        res.note += f"; output {sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 1e6:.1f} MB"
+        size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+        res.note += f"; output {size / 1e6:.1f} MB"
     for i in range(reps):
         with tempfile.TemporaryDirectory(prefix="tfevents-convert-") as tmp:
             out = Path(tmp) / "out"
@@ -535,12 +536,55 @@ def table(results: list[Result], events: int, total_bytes: int) -> list[str]:
         med, best = statistics.median(r.times), min(r.times)
         rss = "–" if r.rss_mb != r.rss_mb else f"{r.rss_mb:,.0f}"  # NaN: unknown
         notes = "; ".join(x for x in (r.note, r.failed) if x)
-        ratio = "1.0×" if r is results[0] else (f"{med / base:,.1f}× slower" if base else "–")
+        if r is results[0]:
+            ratio = "1.0×"
+        elif not base:
+            ratio = "–"
+        elif med >= base:
+            ratio = f"{med / base:,.1f}× slower"
+        else:
+            ratio = f"{base / med:,.1f}× faster"
         lines.append(
             f"| {r.tool} | {len(r.times)} | {med:.3f} | {best:.3f} | {events / med / 1e6:.2f} M "
             f"| {total_bytes / med / 1e6:,.1f} | {ratio} | {statistics.median(r.cpu):.2f} "
             f"| {rss} | {notes} |"
         )
+    return lines
+
+
+def convert_targets(results: dict[str, Result]) -> list[str]:
+    """`tfevents convert` against its targets: speed-ups over the data server and tbparse (median
+    wall times), and its peak RSS."""
+    conv = results.get("convert")
+    if conv is None or not conv.times:
+        return []
+    med = statistics.median(conv.times)
+    lines = [
+        "| `tfevents convert` vs | Their median (s) | Convert median (s) | Speed-up | Target "
+        "| Met |",
+        "|---|--:|--:|--:|--:|---|",
+    ]
+    rows = [
+        ("data server", "TensorBoard data server load", CONVERT_VS_SERVER),
+        ("data server --checksum", "data server `--checksum` load", CONVERT_VS_SERVER),
+        ("tbparse", "tbparse", CONVERT_VS_TBPARSE),
+        ("inspect", "`tfevents inspect`", None),
+    ]
+    for key, label, target in rows:
+        other = results.get(key)
+        if other is None or not other.times:
+            if target is not None:
+                lines.append(f"| {label} | – | {med:.3f} | – | ≥ {target:g}× | not run |")
+            continue
+        theirs = statistics.median(other.times)
+        speedup = theirs / med
+        met = "–" if target is None else ("yes" if speedup >= target else "**no**")
+        goal = "–" if target is None else f"≥ {target:g}×"
+        lines.append(f"| {label} | {theirs:.3f} | {med:.3f} | {speedup:,.1f}× | {goal} | {met} |")
+    rss = conv.rss_mb
+    if rss == rss:  # not NaN
+        met = "yes" if rss < CONVERT_RSS_MB else "**no**"
+        lines.append(f"| peak RSS | – | {rss:,.0f} MB | – | < {CONVERT_RSS_MB:g} MB | {met} |")
     return lines
 
 
@@ -556,6 +600,18 @@ def main() -> int:
         "--timeout", type=float, default=300.0, help="cap on each tool run, seconds (default 300)"
     )
     parser.add_argument(
+        "--max-load",
+        type=float,
+        default=0.5,
+        help="wait for the 1-minute load average to drop to this before timing (default 0.5)",
+    )
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=600.0,
+        help="wait at most this long for --max-load, seconds (default 600)",
+    )
+    parser.add_argument(
         "--accumulator-timeout",
         type=float,
         default=120.0,
@@ -567,18 +623,23 @@ def main() -> int:
     ensure_logdir(args.logdir)
     python = None if args.skip_python else ensure_venv(args.venv)
 
-    load_before = load_average()
     files = event_files(args.logdir)
     total_bytes = sum(f.stat().st_size for f in files)
     log(f"reading {len(files)} event files once ({total_bytes / 1e6:.1f} MB) ...")
     events = count_records(files)
     log(f"{events:,} events")
+    load_before = wait_for_quiet(args.max_load, args.max_wait)
 
     results: list[Result] = []
     counts: dict[str, int] = {}
     log("tfevents inspect x5")
     res, counts["tfevents inspect"] = bench_tfevents(binary, args.logdir, 5, args.timeout)
     results.append(res)
+    by_key = {"inspect": res}
+    log("tfevents convert x5")
+    res, counts["tfevents convert"] = bench_convert(binary, args.logdir, python, 5, args.timeout)
+    results.append(res)
+    by_key["convert"] = res
 
     if python is not None:
         server = py_output(python, "import tensorboard_data_server as s; print(s.server_binary())")
@@ -586,6 +647,7 @@ def main() -> int:
             log(f"data server{' --checksum' if checksum else ''} x3")
             res, points = bench_data_server(server, python, args.logdir, 3, args.timeout, checksum)
             results.append(res)
+            by_key["data server --checksum" if checksum else "data server"] = res
             if not checksum:
                 counts["data server"] = points
         log("tbparse x1")
@@ -593,6 +655,7 @@ def main() -> int:
             "tbparse `SummaryReader(...).scalars`", python, TBPARSE, args.logdir, args.timeout
         )
         results.append(res)
+        by_key["tbparse"] = res
         log("EventAccumulator x1")
         res, counts["EventAccumulator"] = bench_python(
             "TensorBoard `EventAccumulator`",
@@ -605,17 +668,23 @@ def main() -> int:
 
     versions = []
     if python is not None:
-        packages = ("tensorboard", "tensorboard-data-server", "tbparse", "pandas", "protobuf")
+        packages = (
+            "tensorboard", "tensorboard-data-server", "tbparse", "pandas", "protobuf", "pyarrow"
+        )  # fmt: skip
         code = "import sys; from importlib.metadata import version as v; "
         code += "print(', '.join(f'{p} {v(p)}' for p in sys.argv[1:]))"
         versions.append(py_output(python, code, *packages))
 
+    targets = convert_targets(by_key)
+    if targets:
+        targets.append("")
     out = [
         f"Logdir `{args.logdir}`: {len(files)} event files, {events:,} events, "
         f"{total_bytes / 1e6:.1f} MB (MB = 10^6 bytes), read once before timing.",
         "",
         *table(results, events, total_bytes),
         "",
+        *targets,
         *machine_info(),
         f"Load average (1 min) before / after: {load_before} / {load_average()}",
         *versions,
@@ -624,7 +693,7 @@ def main() -> int:
 
     # Every tool must have seen the same scalars as tfevents.
     expected = counts.get("tfevents inspect", -1)
-    bad = {k: v for k, v in counts.items() if v >= 0 and v != expected}
+    bad = {k: v for k, v in counts.items() if v != -1 and v != expected}  # -1: not counted
     if expected < 0 or bad:
         print(f"\nCOUNT MISMATCH: {counts}")
         return 1

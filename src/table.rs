@@ -461,8 +461,7 @@ impl RunRows {
         let schema = table.schema();
         let cols: Vec<ArrayRef> = match table {
             Table::Scalars => {
-                sort_rows(&mut self.scalars, |r| &r.0, &rank);
-                let rows = &self.scalars;
+                let rows = sorted(&self.scalars, |r| &r.0, &rank);
                 let mut c = key_columns(rows.iter().map(|r| &r.0), run, &rank, &sorted_tags)?;
                 c.push(Arc::new(Float64Array::from_iter_values(
                     rows.iter().map(|r| r.1),
@@ -474,8 +473,7 @@ impl RunRows {
                 c
             }
             Table::Histograms => {
-                sort_rows(&mut self.histograms, |r| &r.0, &rank);
-                let rows = &self.histograms;
+                let rows = sorted(&self.histograms, |r| &r.0, &rank);
                 let mut c = key_columns(rows.iter().map(|r| &r.0), run, &rank, &sorted_tags)?;
                 type Get = fn(&crate::value::Histogram) -> Option<f64>;
                 let getters: [Get; 5] = [
@@ -494,7 +492,7 @@ impl RunRows {
                 let lists: [List; 3] = [|h| &h.left, |h| &h.right, |h| &h.count];
                 for l in lists {
                     let mut b = ListBuilder::new(Float64Builder::new());
-                    for r in rows {
+                    for r in &rows {
                         b.values().append_slice(l(&r.1));
                         b.append(true);
                     }
@@ -504,8 +502,7 @@ impl RunRows {
                 c
             }
             Table::Images => {
-                sort_rows(&mut self.images, |r| &r.0, &rank);
-                let rows = &self.images;
+                let rows = sorted(&self.images, |r| &r.0, &rank);
                 let mut c = key_columns(rows.iter().map(|r| &r.0), run, &rank, &sorted_tags)?;
                 c.push(Arc::new(Int32Array::from_iter_values(
                     rows.iter().map(|r| r.1.index as i32),
@@ -530,8 +527,7 @@ impl RunRows {
                 c
             }
             Table::Audio => {
-                sort_rows(&mut self.audio, |r| &r.0, &rank);
-                let rows = &self.audio;
+                let rows = sorted(&self.audio, |r| &r.0, &rank);
                 let mut c = key_columns(rows.iter().map(|r| &r.0), run, &rank, &sorted_tags)?;
                 c.push(Arc::new(Int32Array::from_iter_values(
                     rows.iter().map(|r| r.1.index as i32),
@@ -564,8 +560,7 @@ impl RunRows {
                 c
             }
             Table::Text => {
-                sort_rows(&mut self.text, |r| &r.0, &rank);
-                let rows = &self.text;
+                let rows = sorted(&self.text, |r| &r.0, &rank);
                 let mut c = key_columns(rows.iter().map(|r| &r.0), run, &rank, &sorted_tags)?;
                 c.push(Arc::new(
                     rows.iter()
@@ -574,7 +569,7 @@ impl RunRows {
                 ));
                 c.push(shape_column(rows.iter().map(|r| &r.1.shape)));
                 let mut b = ListBuilder::new(StringBuilder::new());
-                for r in rows {
+                for r in &rows {
                     for s in &r.1.strings {
                         b.values().append_value(s);
                     }
@@ -585,8 +580,7 @@ impl RunRows {
                 c
             }
             Table::Tensors => {
-                sort_rows(&mut self.tensors, |r| &r.0, &rank);
-                let rows = &self.tensors;
+                let rows = sorted(&self.tensors, |r| &r.0, &rank);
                 let mut c = key_columns(rows.iter().map(|r| &r.0), run, &rank, &sorted_tags)?;
                 c.push(dict_column(
                     rows.iter().map(|r| r.1.as_str()),
@@ -598,7 +592,7 @@ impl RunRows {
                 c.push(shape_column(rows.iter().map(|r| &r.3)));
                 let mut data = BinaryBuilder::new();
                 let mut strings = ListBuilder::new(BinaryBuilder::new());
-                for r in rows {
+                for r in &rows {
                     match &r.4 {
                         TensorData::Bytes(b) => {
                             data.append_value(b);
@@ -760,31 +754,33 @@ pub fn value_bytes(v: &Value) -> u64 {
     }
 }
 
-/// Sorts rows by tag rank, then step, keeping reading order among equal keys (so several
-/// images of one step stay in index order). Rows are grouped by tag with a counting sort; each
-/// group is then sorted by step only if it is not already in order, which is the usual case.
-fn sort_rows<T>(rows: &mut Vec<T>, key: impl Fn(&T) -> &Key, rank: &[u32]) {
+/// The rows in table order: by tag rank, then step, keeping reading order among equal keys
+/// (so several images of one step stay in index order). Rows are grouped by tag with a counting
+/// sort of their indices; each group is then sorted by step only if it is not already in order,
+/// the usual case. Rows themselves are not moved.
+fn sorted<'r, T>(rows: &'r [T], key: impl Fn(&T) -> &Key, rank: &[u32]) -> Vec<&'r T> {
     let mut next = vec![0usize; rank.len() + 1];
-    for r in rows.iter() {
+    for r in rows {
         next[rank[key(r).tag as usize] as usize + 1] += 1;
     }
     for g in 1..next.len() {
         next[g] += next[g - 1];
     }
     let bounds = next.clone();
-    let mut slots: Vec<Option<T>> = std::iter::repeat_with(|| None).take(rows.len()).collect();
-    for r in rows.drain(..) {
-        let g = rank[key(&r).tag as usize] as usize;
-        slots[next[g]] = Some(r);
+    let mut order = vec![0u32; rows.len()];
+    for (i, r) in rows.iter().enumerate() {
+        let g = rank[key(r).tag as usize] as usize;
+        order[next[g]] = i as u32;
         next[g] += 1;
     }
-    rows.extend(slots.into_iter().flatten());
+    let step = |i: &u32| key(&rows[*i as usize]).step;
     for w in bounds.windows(2) {
-        let group = &mut rows[w[0]..w[1]];
-        if !group.is_sorted_by_key(|r| key(r).step) {
-            group.sort_by_key(|r| key(r).step);
+        let group = &mut order[w[0]..w[1]];
+        if !group.is_sorted_by_key(step) {
+            group.sort_by_key(step);
         }
     }
+    order.iter().map(|&i| &rows[i as usize]).collect()
 }
 
 /// A dictionary column holding `run` in all `n` rows.
