@@ -115,14 +115,7 @@ impl<R: Read> RecordReader<R> {
     /// Whether the data checksum of the record last returned by
     /// [`RecordReader::next_record`] holds.
     pub fn last_data_ok(&self) -> bool {
-        let (start, end) = self.last;
-        match self.buf.get(end..end + FOOTER_LEN) {
-            Some(footer) => {
-                let footer: [u8; 4] = footer.try_into().expect("4 bytes");
-                MaskedCrc::compute(&self.buf[start..end]) == MaskedCrc::from_le_bytes(footer)
-            }
-            None => false,
-        }
+        data_ok(&self.buf, self.last)
     }
 
     /// Returns the data of the next valid record, or `None` when no complete record is available
@@ -221,6 +214,17 @@ impl<R: Read> RecordReader<R> {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// Whether `bytes[start..end]`, followed by its 4-byte footer, has a valid data checksum.
+fn data_ok(bytes: &[u8], (start, end): (usize, usize)) -> bool {
+    match (bytes.get(start..end), bytes.get(end..end + FOOTER_LEN)) {
+        (Some(data), Some(footer)) => {
+            let footer: [u8; 4] = footer.try_into().expect("4 bytes");
+            MaskedCrc::compute(data) == MaskedCrc::from_le_bytes(footer)
+        }
+        _ => false,
     }
 }
 
@@ -333,14 +337,7 @@ impl<'a> SliceRecords<'a> {
 
     /// See [`RecordReader::last_data_ok`].
     pub fn last_data_ok(&self) -> bool {
-        let (start, end) = self.last;
-        match self.data.get(end..end + FOOTER_LEN) {
-            Some(footer) => {
-                let footer: [u8; 4] = footer.try_into().expect("4 bytes");
-                MaskedCrc::compute(&self.data[start..end]) == MaskedCrc::from_le_bytes(footer)
-            }
-            None => false,
-        }
+        data_ok(self.data, self.last)
     }
 
     /// See [`RecordReader::finish`].

@@ -90,11 +90,7 @@ fn write_text(out: &mut impl Write, s: &RunStats) -> io::Result<()> {
     }
     writeln!(out, "  files")?;
     for f in &r.files {
-        let name = f
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = file_name(&f.path);
         writeln!(
             out,
             "    {name}  {}  {} records  {}",
@@ -126,11 +122,7 @@ fn write_text(out: &mut impl Write, s: &RunStats) -> io::Result<()> {
     if !r.restarts.is_empty() {
         writeln!(out, "  restarts")?;
         for x in &r.restarts {
-            let file = r.files[x.file]
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let file = file_name(&r.files[x.file].path);
             writeln!(
                 out,
                 "    at step {} ({} UTC, {file}): earlier values with step >= {} superseded",
@@ -144,16 +136,18 @@ fn write_text(out: &mut impl Write, s: &RunStats) -> io::Result<()> {
     if !damaged.is_empty() {
         writeln!(out, "  damage")?;
         for f in damaged {
-            let name = f
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = file_name(&f.path);
             let p = problems(&f.damage, &f.issues, f.error.as_deref());
             writeln!(out, "    {name}: {}", p.join("; "))?;
         }
     }
     writeln!(out)
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn write_tag(out: &mut impl Write, t: &TagStats, width: usize) -> io::Result<()> {
