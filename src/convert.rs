@@ -617,18 +617,36 @@ fn write_batches(
     sinks: &mut [Sink],
     per_sink: Vec<Vec<(String, RecordBatch)>>,
 ) -> Result<(), ConvertError> {
+    let units = make_units(sinks, per_sink)?;
     let tables: Vec<Table> = sinks.iter().map(|s| s.table).collect();
+    append_encoded(sinks, encode_units(units, &tables))
+}
+
+/// Splits each sink's batches into encoding units (row groups, or partition files).
+fn make_units(
+    sinks: &mut [Sink],
+    per_sink: Vec<Vec<(String, RecordBatch)>>,
+) -> Result<Vec<Unit>, ConvertError> {
     let mut units = Vec::new();
     for (index, batches) in per_sink.into_iter().enumerate() {
         units.extend(sinks[index].units(index, batches)?);
     }
-    let encoded: Vec<(usize, Encoded)> = units
+    Ok(units)
+}
+
+/// Encodes units on the thread pool; results stay in unit order.
+fn encode_units(units: Vec<Unit>, tables: &[Table]) -> Vec<(usize, Encoded)> {
+    units
         .into_par_iter()
         .map(|u| {
             let sink = u.sink;
             (sink, encode(u, tables[sink]))
         })
-        .collect();
+        .collect()
+}
+
+/// Appends encoded row groups to their files, in order.
+fn append_encoded(sinks: &mut [Sink], encoded: Vec<(usize, Encoded)>) -> Result<(), ConvertError> {
     for (sink, result) in encoded {
         if let Some(chunks) = result? {
             sinks[sink].append(chunks)?;
@@ -900,40 +918,53 @@ pub fn convert(
 
     let mut reports = Vec::with_capacity(items.len());
     let result = (|| {
+        let table_list: Vec<Table> = sinks.iter().map(|s| s.table).collect();
+        // Units of the previous chunk, encoded while the next chunk is read.
+        let mut pending: Vec<Unit> = Vec::new();
         for chunk in chunks(&items, opts.chunk_bytes) {
             if let [Item::Read(files)] = chunk {
                 if run_bytes(files) > opts.chunk_bytes {
+                    let encoded = encode_units(std::mem::take(&mut pending), &table_list);
+                    append_encoded(&mut sinks, encoded)?;
                     let report = write_big_run(files, opts, &mut sinks, &mut olds)?;
                     progress(report.files.iter().map(|f| f.size).sum());
                     reports.push(report);
                     continue;
                 }
             }
-            // Read the chunk's runs and build their batches in parallel.
-            let table_list: Vec<Table> = sinks.iter().map(|s| s.table).collect();
-            let mut read: Vec<Option<(Vec<Option<RecordBatch>>, RunReport)>> = chunk
-                .par_iter()
-                .map(|item| {
-                    let Item::Read(files) = item else {
-                        return Ok(None);
-                    };
-                    let (mut rows, report) = run_rows(files, opts);
-                    progress(report.files.iter().map(|f| f.size).sum());
-                    let dir = files.dir.to_string_lossy();
-                    let batches = table_list
-                        .iter()
-                        .map(|&table| {
-                            if rows.len(table) == 0 {
+            // Read this chunk's runs and build their batches in parallel, while the previous
+            // chunk's row groups are encoded.
+            let previous = std::mem::take(&mut pending);
+            let (encoded, read) = rayon::join(
+                || encode_units(previous, &table_list),
+                || {
+                    chunk
+                        .par_iter()
+                        .map(|item| {
+                            let Item::Read(files) = item else {
                                 return Ok(None);
-                            }
-                            rows.batch(table, files.run.as_str(), &dir, &report)
-                                .map(Some)
-                                .map_err(arrow_err(table))
+                            };
+                            let (mut rows, report) = run_rows(files, opts);
+                            progress(report.files.iter().map(|f| f.size).sum());
+                            let dir = files.dir.to_string_lossy();
+                            let batches = table_list
+                                .iter()
+                                .map(|&table| {
+                                    if rows.len(table) == 0 {
+                                        return Ok(None);
+                                    }
+                                    rows.batch(table, files.run.as_str(), &dir, &report)
+                                        .map(Some)
+                                        .map_err(arrow_err(table))
+                                })
+                                .collect::<Result<Vec<_>, _>>()?;
+                            Ok(Some((batches, report)))
                         })
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Ok(Some((batches, report)))
-                })
-                .collect::<Result<_, ConvertError>>()?;
+                        .collect::<Result<Vec<_>, ConvertError>>()
+                },
+            );
+            append_encoded(&mut sinks, encoded)?;
+            let mut read: Vec<Option<(Vec<Option<RecordBatch>>, RunReport)>> = read?;
             let mut per_sink: Vec<Vec<(String, RecordBatch)>> = vec![Vec::new(); sinks.len()];
             for (index, sink) in sinks.iter_mut().enumerate() {
                 for (item, r) in chunk.iter().zip(read.iter_mut()) {
@@ -961,8 +992,10 @@ pub fn convert(
                 }
             }
             reports.extend(read.into_iter().flatten().map(|(_, r)| r));
-            write_batches(&mut sinks, per_sink)?;
+            pending = make_units(&mut sinks, per_sink)?;
         }
+        let encoded = encode_units(pending, &table_list);
+        append_encoded(&mut sinks, encoded)?;
         Ok(())
     })();
     drop(olds);
