@@ -12,6 +12,7 @@
 //! | [`logdir`] | finding runs and their event files |
 //! | [`run`] | reading a run: file order, restarts, superseded values, file reports |
 //! | [`stats`], [`json`] | sinks: per-tag summaries, JSON lines |
+//! | [`table`], [`convert`], [`glob`] | Arrow tables of a run, Parquet tables of a logdir |
 //!
 //! ```
 //! use tfevents::logdir::discover;
