@@ -14,6 +14,10 @@
 //! | [`stats`], [`json`] | sinks: per-tag summaries, JSON lines |
 //! | [`table`], [`convert`], [`glob`] | Arrow tables of a run, Parquet tables of a logdir |
 //!
+//! The writer mirrors them downward: [`summary`] builds summary values, [`writer`] frames
+//! events into files with a flush policy, and [`tracker`] is the run handle for trainers
+//! (re-exported as [`Run`]), with [`environment`] and [`artifact`] beside it.
+//!
 //! ```
 //! use tfevents::logdir::discover;
 //! use tfevents::run::read_run;
@@ -34,7 +38,9 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod artifact;
 pub mod convert;
+pub mod environment;
 pub mod event;
 pub mod glob;
 pub mod json;
@@ -44,7 +50,12 @@ pub mod proto;
 pub mod record;
 pub mod run;
 pub mod stats;
+pub mod summary;
 pub mod table;
+pub mod tracker;
 pub mod types;
 pub mod value;
 pub mod wire;
+pub mod writer;
+
+pub use tracker::Run;
