@@ -211,3 +211,185 @@ fn single_files_can_be_given() {
     assert_eq!(doc["runs"].as_array().unwrap().len(), 1);
     assert_eq!(doc["runs"][0]["tags"][0]["count"], 8);
 }
+
+fn tfevents_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tfevents"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tfevents");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn log_appends_scalars_from_arguments_and_stdin_to_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("shell-run");
+    let run_s = run.to_str().unwrap();
+    for step in 0..3 {
+        let loss = format!("train/loss={}", 1.0 / (step as f64 + 1.0));
+        let o = tfevents(&[
+            "log",
+            "--logdir",
+            run_s,
+            "--step",
+            &step.to_string(),
+            &loss,
+            "acc=0.5",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = tfevents(&[
+        "log",
+        "--logdir",
+        run_s,
+        "--step",
+        "-1",
+        "--wall-time",
+        "1700000000.5",
+        "--double",
+        "x=0.1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = tfevents_stdin(
+        &["log", "--logdir", run_s, "--stdin"],
+        "# step values\n3 train/loss=0.2 acc=nan\n\n4 train/loss=inf\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let files: Vec<_> = std::fs::read_dir(&run).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1, "one file for all calls");
+    let o = tfevents(&["dump", run_s]);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    let rows: Vec<(String, i64, String)> = stdout(&o)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["tag"].as_str().unwrap().to_owned(),
+                v["step"].as_i64().unwrap(),
+                v["value"].to_string(),
+            )
+        })
+        .collect();
+    let expect = |tag: &str, step: i64, value: &str| (tag.to_owned(), step, value.to_owned());
+    assert_eq!(
+        rows,
+        vec![
+            expect("train/loss", 0, "1.0"),
+            expect("acc", 0, "0.5"),
+            expect("train/loss", 1, "0.5"),
+            expect("acc", 1, "0.5"),
+            expect("train/loss", 2, &f64::from(1.0f32 / 3.0).to_string()),
+            expect("acc", 2, "0.5"),
+            expect("x", -1, "0.1"),
+            expect("train/loss", 3, &f64::from(0.2f32).to_string()),
+            expect("acc", 3, "\"nan\""),
+            expect("train/loss", 4, "\"inf\""),
+        ]
+    );
+    let x = stdout(&o)
+        .lines()
+        .find(|l| l.contains("\"x\""))
+        .unwrap()
+        .to_owned();
+    assert!(
+        x.contains("\"wall_time\":1700000000.5") && x.contains("float64"),
+        "{x}"
+    );
+}
+
+#[test]
+fn log_rejects_bad_values_with_the_offending_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("r");
+    let run_s = run.to_str().unwrap();
+    let o = tfevents(&["log", "--logdir", run_s, "loss=1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--step"), "{}", stderr(&o));
+    let o = tfevents(&["log", "--logdir", run_s, "--step", "1", "loss=abc"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("\"abc\" is not a number"),
+        "{}",
+        stderr(&o)
+    );
+    let o = tfevents_stdin(&["log", "--logdir", run_s, "--stdin"], "1 a=1\nbad line\n");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("stdin line 2"), "{}", stderr(&o));
+    // The good line before the bad one was kept, and the file is intact.
+    let o = tfevents(&["dump", run_s]);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 1);
+}
+
+#[test]
+fn log_starts_a_new_file_after_another_writer_or_a_cut_off_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("r");
+    let run_s = run.to_str().unwrap();
+    assert!(tfevents(&["log", "--logdir", run_s, "--step", "0", "a=1"])
+        .status
+        .success());
+    // Cut the last record short, as a crash would.
+    let file = std::fs::read_dir(&run)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let len = std::fs::metadata(&file).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(tfevents(&["log", "--logdir", run_s, "--step", "1", "a=2"])
+        .status
+        .success());
+    assert_eq!(std::fs::read_dir(&run).unwrap().count(), 2);
+    // Another writer's newer file: the next call starts a new file after it, keeping order.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let other = tfevents::writer::EventWriter::create(&run, Default::default()).unwrap();
+    drop(other);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(tfevents(&["log", "--logdir", run_s, "--step", "2", "a=3"])
+        .status
+        .success());
+    let mut names: Vec<String> = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 4);
+    assert!(
+        names[3].ends_with(".cli") && !names[2].ends_with(".cli"),
+        "{names:?}"
+    );
+    let o = tfevents(&["dump", run_s]);
+    let steps: Vec<i64> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        vec![1],
+        "the cut-off value is lost, the new one kept"
+    );
+    assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+}

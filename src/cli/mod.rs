@@ -3,6 +3,7 @@
 mod convert;
 mod dump;
 mod inspect;
+mod log;
 mod output;
 
 use std::io;
@@ -31,6 +32,37 @@ enum Command {
     Dump(DumpArgs),
     /// Convert logdirs into Parquet tables (one per kind), or scalars into CSV / JSON lines.
     Convert(ConvertArgs),
+    /// Log scalars into a run directory from the command line or stdin (for shell loops and
+    /// programs in other languages). Values go to the run's newest file written by this
+    /// command, or to a new one.
+    Log(LogArgs),
+}
+
+#[derive(Debug, Args)]
+struct LogArgs {
+    /// The run directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    logdir: PathBuf,
+
+    /// Step of the TAG=VALUE arguments.
+    #[arg(long, allow_negative_numbers = true)]
+    step: Option<i64>,
+
+    /// Wall time, seconds since the Unix epoch (default: now).
+    #[arg(long, value_name = "SECS")]
+    wall_time: Option<f64>,
+
+    /// Write full-precision DT_DOUBLE scalars instead of f32 simple values.
+    #[arg(long)]
+    double: bool,
+
+    /// Also read lines `STEP TAG=VALUE...` from stdin (blank lines and `#` comments skipped).
+    #[arg(long)]
+    stdin: bool,
+
+    /// Scalars as TAG=VALUE (split at the last `=`; `nan`, `inf`, `-inf` accepted).
+    #[arg(value_name = "TAG=VALUE", allow_hyphen_values = true)]
+    values: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +212,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 format => convert::scalars_text(&discovery, args.out.as_ref(), &opts, format),
             }
         }
+        Command::Log(args) => log::log(&log::LogRequest {
+            dir: &args.logdir,
+            step: args.step,
+            wall_time: args.wall_time,
+            double: args.double,
+            pairs: &args.values,
+            stdin: args.stdin,
+        }),
         Command::Dump(args) => {
             let kinds = dump::parse_kinds(&args.kinds)?;
             let discovery = prepare(&args.read)?;
