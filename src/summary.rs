@@ -650,9 +650,12 @@ pub fn flatten_config<C: serde::Serialize>(
 }
 
 /// The hparams experiment: declares `hparams` (with their types) and the metric tags the
-/// HParams tab shows.
+/// HParams tab shows. TensorBoard takes the experiment of one run as the whole logdir's and
+/// shows first the hyperparameters marked as differing between runs: `differs(name)` says
+/// which to mark.
 pub fn hparams_experiment(
     hparams: &BTreeMap<String, prost_types::Value>,
+    differs: impl Fn(&str) -> bool,
     metrics: &[String],
     time_created_secs: f64,
 ) -> pb::summary::Value {
@@ -666,6 +669,7 @@ pub fn hparams_experiment(
                 Some(Kind::BoolValue(_)) => hp::DataType::Bool as i32,
                 _ => hp::DataType::String as i32,
             },
+            differs: differs(name),
             ..Default::default()
         })
         .collect();

@@ -125,6 +125,9 @@ struct Inner {
     writer: EventWriter,
     env: Environment,
     resumed_at: Option<i64>,
+    /// True when the run's earlier files already hold an hparams session start. TensorBoard
+    /// reads only the first session start of a run, so a resumed run does not write another.
+    earlier_session: bool,
     /// Mirrors `State::header_written`, so logging checks it without a lock.
     header_written: AtomicBool,
     state: Mutex<State>,
@@ -206,17 +209,28 @@ impl Inner {
             hparams.extend(config.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         let t = self.env.start_time;
+        // A resumed run's texts are at the resume step, beside the values they explain.
+        let step = self.resumed_at.unwrap_or(0);
         let mut values = Vec::new();
-        if !state.metrics.is_empty() {
-            values.push(summary::hparams_experiment(&hparams, &state.metrics, t));
+        if !self.earlier_session {
+            if !state.metrics.is_empty() {
+                // Config fields are what a sweep varies; the environment rarely is.
+                let differs = |name: &str| !name.starts_with("env.");
+                values.push(summary::hparams_experiment(
+                    &hparams,
+                    differs,
+                    &state.metrics,
+                    t,
+                ));
+            }
+            values.push(summary::hparams_session_start(&hparams, t));
         }
-        values.push(summary::hparams_session_start(&hparams, t));
         if let Some((_, json)) = &state.config {
             let pretty = serde_json::to_string_pretty(json).unwrap_or_default();
             values.push(summary::text("config", &format!("```json\n{pretty}\n```")));
         }
         values.push(summary::text("environment", &self.env.markdown()));
-        self.write_values(0, t, values)?;
+        self.write_values(step, t, values)?;
         self.writer
             .flush()
             .map_err(|e| self.io(self.writer.path(), e))?;
@@ -239,6 +253,21 @@ impl Inner {
             .map_err(|e| self.io(self.writer.path(), e))?;
         self.write_sidecar(&state)
     }
+}
+
+/// True when an event file in `dir` holds an hparams session start.
+fn has_session_start(dir: &Path) -> bool {
+    let Ok(found) = crate::logdir::discover(&[dir]) else {
+        return false;
+    };
+    let mut seen = false;
+    for run in found.runs.iter().filter(|r| r.run.as_str() == ".") {
+        crate::run::read_run(run, |p| {
+            seen |= matches!(&p.value, crate::value::Value::Hparams(h)
+                if matches!(**h, crate::value::Hparams::SessionStart(_)));
+        });
+    }
+    seen
 }
 
 impl Drop for Inner {
@@ -287,6 +316,12 @@ impl Run {
     /// Resumes a run after a crash or a restart from a checkpoint at `step`: a new file in
     /// the same directory that begins with a SessionLog START at `step`, so readers mark the
     /// earlier values with step >= `step` as superseded (what PyTorch's `purge_step` does).
+    ///
+    /// TensorBoard reads only the first hparams session start and end of a run, so when the
+    /// earlier files hold a session start, no second one is written (the `config` and
+    /// `environment` texts of the new session are, at `step`); the session end is written
+    /// as usual, and is the one TensorBoard shows when the earlier session crashed before
+    /// writing its own.
     pub fn resume(dir: impl AsRef<Path>, step: i64) -> Result<Run, WriteError> {
         Run::open(dir.as_ref(), FlushPolicy::default(), Some(step))
     }
@@ -310,6 +345,7 @@ impl Run {
             writer,
             env: Environment::capture(),
             resumed_at: resume,
+            earlier_session: resume.is_some() && has_session_start(dir),
             header_written: AtomicBool::new(false),
             state: Mutex::new(State::default()),
         };
@@ -334,9 +370,13 @@ impl Run {
         })
     }
 
-    /// Declares the metric tags TensorBoard's HParams tab shows next to the config (written
-    /// as the hparams experiment). Without it, TensorBoard lists every scalar tag. Must come
-    /// before the first value.
+    /// Declares the metric tags TensorBoard's HParams tab shows next to the config, written
+    /// as the hparams experiment. Must come before the first value.
+    ///
+    /// Without it, TensorBoard offers every scalar tag as a metric and finds the
+    /// hyperparameter columns in all runs' session starts. With it, TensorBoard takes one
+    /// run's experiment for the whole logdir, so the runs of one logdir should declare the same
+    /// metrics and config fields (as the runs of a sweep do).
     pub fn metrics(self, tags: &[&str]) -> Result<Run, WriteError> {
         {
             let mut state = self.inner.state();

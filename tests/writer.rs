@@ -16,6 +16,37 @@ use tfevents::value::{dtype, Histogram, Hparams, TensorData, Value};
 use tfevents::writer::FlushPolicy;
 use tfevents::Run;
 
+/// Where a test writes its runs: a temporary directory, or `$TFEVENTS_WRITER_OUT/<name>`
+/// (emptied first) so that the interop check can load them in Python TensorBoard.
+struct OutDir {
+    path: std::path::PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl OutDir {
+    fn new(name: &str) -> OutDir {
+        match std::env::var_os("TFEVENTS_WRITER_OUT") {
+            Some(root) => {
+                let path = Path::new(&root).join(name);
+                let _ = std::fs::remove_dir_all(&path);
+                std::fs::create_dir_all(&path).unwrap();
+                OutDir { path, _temp: None }
+            }
+            None => {
+                let t = tempfile::tempdir().unwrap();
+                OutDir {
+                    path: t.path().to_owned(),
+                    _temp: Some(t),
+                }
+            }
+        }
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 fn values<'a>(points: &'a [OwnedPoint], tag: &str) -> Vec<&'a OwnedPoint> {
     points.iter().filter(|p| p.tag == tag).collect()
 }
@@ -64,7 +95,7 @@ fn config() -> Config {
 
 #[test]
 fn every_kind_reads_back_with_the_values_written() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = OutDir::new("every_kind");
     let run_dir = dir.path().join("resnet50-lr3e-4");
     let run = Run::create(&run_dir)
         .unwrap()
@@ -281,6 +312,13 @@ fn every_kind_reads_back_with_the_values_written() {
         .find(|i| i.name == "optimizer.lr")
         .unwrap();
     assert_eq!(lr_info.r#type, hp::DataType::Float64 as i32);
+    assert!(lr_info.differs, "config fields are marked as varying");
+    let host_info = exp
+        .hparam_infos
+        .iter()
+        .find(|i| i.name == "env.hostname")
+        .unwrap();
+    assert!(!host_info.differs);
     let Hparams::SessionStart(start) = hparams[1] else {
         panic!("second hparams value is not the session start")
     };
@@ -366,13 +404,16 @@ fn dropping_a_run_ends_the_session_and_a_panic_marks_it_failed() {
 
 #[test]
 fn resume_supersedes_values_from_the_restart_step() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = OutDir::new("resume");
     let run_dir = dir.path().join("r");
     {
         let run = Run::create(&run_dir).unwrap();
         for step in 0..10 {
             run.log(step, &[("loss", step as f64)]).unwrap();
         }
+        // A crash after the last flush: no session end is written.
+        run.flush().unwrap();
+        std::mem::forget(run);
     }
     // A later second in the name, so the files sort in creation order whatever the counter.
     std::thread::sleep(Duration::from_millis(1100));
@@ -396,6 +437,28 @@ fn resume_supersedes_values_from_the_restart_step() {
     assert_eq!(loss, expected);
     let sidecar = std::fs::read_to_string(run_dir.join("run.json")).unwrap();
     assert!(sidecar.contains("\"resumed_at_step\": 5"));
+    // One session start (the first session's), one end (the resumed session's), and the new
+    // environment at the resume step.
+    let hparams: Vec<(usize, &str)> = points
+        .iter()
+        .filter_map(|p| match &p.value {
+            Value::Hparams(h) => Some((
+                p.file,
+                match **h {
+                    Hparams::SessionStart(_) => "start",
+                    Hparams::SessionEnd(_) => "end",
+                    Hparams::Experiment(_) => "experiment",
+                },
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hparams, vec![(0, "start"), (1, "end")]);
+    let env_steps: Vec<(usize, i64)> = values(points, "environment")
+        .iter()
+        .map(|p| (p.file, p.step.0))
+        .collect();
+    assert_eq!(env_steps, vec![(0, 0), (1, 5)]);
 }
 
 #[test]
