@@ -452,10 +452,12 @@ impl<'a> Parser<'a> {
         let start = self.pos();
         let prefix = match self.peek() {
             Tok::Word(w) => w.clone(),
-            other => return Err(self.error(format!(
+            other => {
+                return Err(self.error(format!(
                 "expected a key like metrics.`val/mAP`, params.lr or attributes.status, found {}",
                 other.describe()
-            ))),
+            )))
+            }
         };
         self.next();
         let source = match prefix.to_ascii_lowercase().as_str() {

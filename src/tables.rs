@@ -277,9 +277,18 @@ pub fn scan(
     columns: Option<&[&str]>,
     mut f: impl FnMut(TableBatch) -> Result<(), TablesError>,
 ) -> Result<(), TablesError> {
+    scan_dyn(dir, table, columns, &mut f)
+}
+
+fn scan_dyn(
+    dir: &Path,
+    table: Table,
+    columns: Option<&[&str]>,
+    f: &mut dyn FnMut(TableBatch) -> Result<(), TablesError>,
+) -> Result<(), TablesError> {
     let single = dir.join(format!("{}.parquet", table.name()));
     if single.is_file() {
-        return read_file(&single, columns, None, &mut f);
+        return read_file(&single, columns, None, f);
     }
     let dataset = dir.join(table.name());
     if !dataset.is_dir() {
@@ -291,7 +300,7 @@ pub fn scan(
     // Partition directory names back to run names.
     let mut names: HashMap<String, String> = HashMap::new();
     if table != Table::Runs && dir.join("runs.parquet").is_file() {
-        scan(dir, Table::Runs, Some(&["run"]), |b| {
+        scan_dyn(dir, Table::Runs, Some(&["run"]), &mut |b| {
             let runs = b.runs()?;
             for i in 0..b.len() {
                 if let Some(r) = runs.get(i) {
@@ -327,7 +336,7 @@ pub fn scan(
     }
     parts.sort();
     for (run, path) in parts {
-        read_file(&path, columns, Some(&run), &mut f)?;
+        read_file(&path, columns, Some(&run), f)?;
     }
     Ok(())
 }

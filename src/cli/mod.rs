@@ -2,9 +2,11 @@
 
 mod convert;
 mod dump;
+mod grid;
 mod inspect;
 mod log;
 mod output;
+mod runs;
 
 use std::io;
 use std::path::PathBuf;
@@ -36,6 +38,42 @@ enum Command {
     /// programs in other languages). Values go to the run's newest file written by this
     /// command, or to a new one.
     Log(LogArgs),
+    /// Compare runs: one row per run with its hparams, status, times, last step and metric
+    /// summaries; filter and order them with MLflow's search syntax.
+    Runs(RunsArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunsArgs {
+    /// A logdir, or a directory written by `tfevents convert`.
+    #[arg(value_name = "PATH")]
+    path: PathBuf,
+
+    /// Keep runs matching this MLflow-style filter, e.g.
+    /// "metrics.`val/mAP` > 0.85 and params.lr < 0.01 and attributes.status = 'SUCCESS'".
+    /// Metrics mean the last value; max(metrics.x) and min(metrics.x) the extremes.
+    #[arg(long, value_name = "EXPR")]
+    filter: Option<String>,
+
+    /// Order by keys, e.g. "params.lr ASC, metrics.loss DESC" (repeatable; runs without the
+    /// key come last).
+    #[arg(long, value_name = "KEYS")]
+    order_by: Vec<String>,
+
+    /// Columns to show, comma-separated names or patterns: run, status, start_time,
+    /// end_time, duration, last_step, params.NAME, metrics.TAG, min(metrics.TAG),
+    /// max(metrics.TAG), params.*, ... (default: a text table shows the parameters that
+    /// differ and each metric's last value; CSV and JSON show every column).
+    #[arg(long, value_name = "COLUMNS")]
+    columns: Option<String>,
+
+    /// Only runs whose name matches this pattern.
+    #[arg(long, value_name = "GLOB")]
+    runs: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: runs::Format,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +202,9 @@ pub enum CliError {
     /// Conversion failed.
     #[error(transparent)]
     Convert(#[from] tfevents::convert::ConvertError),
+    /// Runs or tables could not be read.
+    #[error(transparent)]
+    Series(#[from] tfevents::series::SeriesError),
     /// An option has a value that is not accepted.
     #[error("{0}")]
     Usage(String),
@@ -220,6 +261,22 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             pairs: &args.values,
             stdin: args.stdin,
         }),
+        Command::Runs(args) => {
+            let glob = args
+                .runs
+                .as_deref()
+                .map(tfevents::glob::Glob::new)
+                .transpose()
+                .map_err(CliError::Usage)?;
+            runs::runs(&runs::RunsRequest {
+                path: &args.path,
+                runs: glob.as_ref(),
+                filter: args.filter.as_deref(),
+                order_by: &args.order_by,
+                columns: args.columns.as_deref(),
+                format: args.format,
+            })
+        }
         Command::Dump(args) => {
             let kinds = dump::parse_kinds(&args.kinds)?;
             let discovery = prepare(&args.read)?;

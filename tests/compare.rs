@@ -1,0 +1,255 @@
+//! Comparing runs from the command line: `runs`, `diff`, `reduce` and `export`, on runs
+//! written here with known values, on the fixtures, and on converted tables.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::fixture;
+use tfevents::Run;
+
+fn tfevents(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tfevents"))
+        .args(args)
+        .output()
+        .expect("run tfevents")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(o)).expect("JSON output")
+}
+
+#[derive(serde::Serialize)]
+struct Opt {
+    name: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct Cfg {
+    lr: f64,
+    batch_size: u32,
+    optimizer: Opt,
+}
+
+/// Three runs with known values: (name, lr, optimizer, final mAP, peak mAP, fails).
+const SWEEP: [(&str, f64, &str, f32, f32, bool); 3] = [
+    ("a", 0.001, "adam", 0.875, 0.9375, false),
+    ("b", 0.01, "sgd", 0.75, 0.8125, true),
+    ("c", 0.1, "adam", 0.5, 0.5, false),
+];
+
+fn write_sweep(dir: &Path) {
+    for (name, lr, opt, last, peak, fails) in SWEEP {
+        let run = Run::create(dir.join(name))
+            .unwrap()
+            .config(&Cfg {
+                lr,
+                batch_size: 32,
+                optimizer: Opt { name: opt },
+            })
+            .unwrap();
+        run.log(0, &[("val/mAP", 0.25f32)]).unwrap();
+        run.log(5, &[("val/mAP", peak)]).unwrap();
+        run.log(10, &[("val/mAP", last), ("train/loss", 1.0 - last)])
+            .unwrap();
+        if fails {
+            run.fail().unwrap();
+        } else {
+            run.close().unwrap();
+        }
+    }
+}
+
+/// Asserts two run tables are equal, naming the first differing cell.
+fn same_rows(got: &serde_json::Value, want: &serde_json::Value, what: &str) {
+    let (g, w) = (got.as_array().unwrap(), want.as_array().unwrap());
+    assert_eq!(names(got), names(want), "{what}: runs");
+    for (a, b) in g.iter().zip(w) {
+        let (a, b) = (a.as_object().unwrap(), b.as_object().unwrap());
+        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        for k in keys {
+            assert_eq!(a.get(k), b.get(k), "{what}: run {} column {k}", b["run"]);
+        }
+    }
+}
+
+fn names(rows: &serde_json::Value) -> Vec<String> {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn runs_table_filters_orders_and_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    write_sweep(dir.path());
+    let d = dir.path().to_str().unwrap();
+
+    let all = json(&tfevents(&["runs", d, "--format", "json"]));
+    assert_eq!(names(&all), vec!["a", "b", "c"]);
+    let a = &all[0];
+    assert_eq!(a["params.lr"], 0.001);
+    assert_eq!(a["params.batch_size"], 32.0);
+    assert_eq!(a["params.optimizer.name"], "adam");
+    assert_eq!(a["status"], "SUCCESS");
+    assert_eq!(a["last_step"], 10.0);
+    assert_eq!(a["metrics.val/mAP"], 0.875);
+    assert_eq!(a["max(metrics.val/mAP)"], 0.9375);
+    assert_eq!(a["min(metrics.val/mAP)"], 0.25);
+    assert_eq!(a["metrics.train/loss"], 0.125);
+    assert!(a["params.env.hostname"].is_string());
+    assert!(a["duration"].as_f64().unwrap() >= 0.0);
+    assert_eq!(all[1]["status"], "FAILURE");
+
+    // The issue's example, on these runs.
+    let rows = json(&tfevents(&[
+        "runs",
+        d,
+        "--filter",
+        "metrics.`val/mAP` > 0.7 and params.lr < 0.05 and attributes.status = 'SUCCESS'",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(names(&rows), vec!["a"]);
+    let rows = json(&tfevents(&[
+        "runs",
+        d,
+        "--filter",
+        "max(metrics.`val/mAP`) > 0.8",
+        "--order-by",
+        "params.lr DESC",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(names(&rows), vec!["b", "a"]);
+    let rows = json(&tfevents(&[
+        "runs",
+        d,
+        "--filter",
+        "params.optimizer.name = 'adam' or attributes.status = 'FAILED'",
+        "--order-by",
+        "params.optimizer.name DESC, metrics.`val/mAP`",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(names(&rows), vec!["b", "c", "a"]);
+
+    // CSV with chosen columns, in full precision.
+    let csv = ok(&tfevents(&[
+        "runs",
+        d,
+        "--columns",
+        "run,params.lr,metrics.`val/mAP`,max(metrics.val/mAP),status",
+        "--order-by",
+        "metrics.`val/mAP` ASC",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(
+        csv,
+        "run,params.lr,metrics.val/mAP,max(metrics.val/mAP),status\n\
+         c,0.1,0.5,0.5,SUCCESS\nb,0.01,0.75,0.8125,FAILURE\na,0.001,0.875,0.9375,SUCCESS\n"
+    );
+    let md = ok(&tfevents(&[
+        "runs",
+        d,
+        "--columns",
+        "run,params.*",
+        "--format",
+        "markdown",
+    ]));
+    let header = md.lines().next().unwrap();
+    assert!(
+        header.starts_with("| run | params.batch_size | params.lr |"),
+        "{header}"
+    );
+    assert_eq!(md.lines().count(), 5);
+
+    // The text table shows the parameters that differ, not the constant batch size.
+    let table = ok(&tfevents(&["runs", d]));
+    let header = table.lines().next().unwrap();
+    assert!(header.contains("params.lr") && header.contains("params.optimizer.name"));
+    assert!(
+        !header.contains("batch_size") && !header.contains("env."),
+        "{header}"
+    );
+    assert_eq!(table.lines().count(), 4);
+}
+
+#[test]
+fn runs_reports_bad_filters_at_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    write_sweep(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let o = tfevents(&["runs", d, "--filter", "metrics.`val/mAP` >> 0.5"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("invalid --filter: expected a number"), "{err}");
+    assert!(
+        err.contains("  metrics.`val/mAP` >> 0.5\n                     ^"),
+        "{err}"
+    );
+    let o = tfevents(&["runs", d, "--order-by", "params.lr UP"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = tfevents(&["runs", d, "--columns", "params.nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no column \"params.nope\""));
+}
+
+#[test]
+fn runs_join_add_hparams_children_and_agree_on_converted_tables() {
+    let logdir = fixture("logdir");
+    let l = logdir.to_str().unwrap();
+    let rows = json(&tfevents(&["runs", l, "--format", "json"]));
+    let tbx = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run"] == "tbx")
+        .unwrap();
+    // tensorboardX's add_hparams wrote these into tbx/<timestamp>.
+    assert_eq!(tbx["params.lr"], 0.01);
+    assert_eq!(tbx["params.optimizer"], "adam");
+    assert_eq!(tbx["params.nesterov"], true);
+    assert_eq!(tbx["metrics.hparam/accuracy"], 0.875);
+    assert!(!names(&rows).iter().any(|r| r.starts_with("tbx/17")));
+    let restart = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run"] == "tbx_restart")
+        .unwrap();
+    assert_eq!(restart["last_step"], 12.0);
+
+    let out = tempfile::tempdir().unwrap();
+    let tables = out.path().join("tables");
+    let t = tables.to_str().unwrap();
+    ok(&tfevents(&["convert", l, "--out", t]));
+    let from_tables = json(&tfevents(&["runs", t, "--format", "json"]));
+    same_rows(&from_tables, &rows, "converted tables");
+    let part = out.path().join("parts");
+    let p = part.to_str().unwrap();
+    ok(&tfevents(&[
+        "convert",
+        l,
+        "--out",
+        p,
+        "--partition-by",
+        "run",
+    ]));
+    let from_parts = json(&tfevents(&["runs", p, "--format", "json"]));
+    same_rows(&from_parts, &rows, "partitioned tables");
+}
