@@ -13,6 +13,7 @@
 //! | [`run`] | reading a run: file order, restarts, superseded values, file reports |
 //! | [`stats`], [`json`] | sinks: per-tag summaries, JSON lines |
 //! | [`table`], [`convert`], [`glob`] | Arrow tables of a run, Parquet tables of a logdir |
+//! | [`plot`] | line charts of scalar series (PNG, SVG) with TensorBoard's smoothing |
 //!
 //! The writer mirrors them downward: [`summary`] builds summary values, [`writer`] frames
 //! events into files with a flush policy, and [`tracker`] is the run handle for trainers
@@ -47,6 +48,7 @@ pub mod json;
 pub mod logdir;
 pub mod masked_crc;
 pub mod overview;
+pub mod plot;
 pub mod proto;
 pub mod query;
 pub mod record;
