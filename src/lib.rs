@@ -52,6 +52,7 @@ pub mod plot;
 pub mod proto;
 pub mod query;
 pub mod record;
+pub mod reduce;
 pub mod run;
 pub mod series;
 pub mod stats;

@@ -188,7 +188,7 @@ fn sidecar_status(dir: &Path) -> Option<String> {
 /// True for the last path segment PyTorch's `add_hparams` gives its child run:
 /// `str(time.time())`, e.g. `1700000000.123456`.
 fn is_timestamp_child(name: &str) -> Option<&str> {
-    let (parent, last) = name.rsplit_once('/')?;
+    let (parent, last) = name.rsplit_once('/').unwrap_or((".", name));
     let (secs, frac) = last.split_once('.')?;
     (secs.len() >= 9
         && secs.bytes().all(|b| b.is_ascii_digit())
@@ -460,6 +460,8 @@ mod tests {
         assert_eq!(is_timestamp_child("a/b/1700000000.5"), Some("a/b"));
         assert_eq!(is_timestamp_child("lr=0.1"), None);
         assert_eq!(is_timestamp_child("runs/0.1"), None);
+        // A run directory given itself: its child is named relative to it.
+        assert_eq!(is_timestamp_child("1796325831.1439502"), Some("."));
         let mut parent = RunSummary {
             run: "exp".into(),
             ..Default::default()

@@ -253,3 +253,211 @@ fn runs_join_add_hparams_children_and_agree_on_converted_tables() {
     let from_parts = json(&tfevents(&["runs", p, "--format", "json"]));
     same_rows(&from_parts, &rows, "partitioned tables");
 }
+
+#[test]
+fn diff_shows_config_environment_and_metric_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_sweep(dir.path());
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    let doc = json(&tfevents(&[
+        "diff",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(doc["config"]["lr"]["a"], 0.001);
+    assert_eq!(doc["config"]["lr"]["b"], 0.01);
+    assert_eq!(doc["config"]["optimizer.name"]["b"], "sgd");
+    assert!(
+        doc["config"].get("batch_size").is_none(),
+        "equal fields left out"
+    );
+    assert_eq!(doc["metrics"]["val/mAP"]["a"], 0.875);
+    assert_eq!(doc["metrics"]["val/mAP"]["b"], 0.75);
+    assert_eq!(doc["metrics"]["val/mAP"]["delta"], -0.125);
+    assert_eq!(doc["status"]["b"], "FAILURE");
+    // Start times differ between the two processes' runs; hosts do not.
+    assert!(doc["environment"].get("env.start_time").is_some());
+    assert!(doc["environment"].get("env.hostname").is_none());
+
+    let text = ok(&tfevents(&[
+        "diff",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--all",
+    ]));
+    assert!(text.contains("  batch_size"), "{text}");
+    assert!(text.contains("≠ lr"), "{text}");
+    let line = text.lines().find(|l| l.contains("val/mAP")).unwrap();
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cells, vec!["val/mAP", "0.875", "0.75", "-0.125", "-14.3%"]);
+    // A logdir of several runs is not one run.
+    let o = tfevents(&["diff", dir.path().to_str().unwrap(), a.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds 3 runs"));
+}
+
+/// Seeds with known values: loss at steps 0..3 is `seed + step`, acc only in some.
+fn write_seeds(dir: &Path, with_extra: bool) {
+    for seed in 0..3 {
+        let run = Run::create(dir.join(format!("seed-{seed}"))).unwrap();
+        for step in 0..3i64 {
+            run.log_at(
+                step,
+                1000.0 + (step * 10 + seed) as f64,
+                &[("loss", (seed + step) as f64)],
+            )
+            .unwrap();
+        }
+        if with_extra && seed == 0 {
+            run.log(7, &[("extra", 1.0)]).unwrap();
+        }
+        run.close().unwrap();
+    }
+}
+
+fn seed_paths(dir: &Path) -> Vec<String> {
+    (0..3)
+        .map(|s| dir.join(format!("seed-{s}")).to_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn reduce_writes_one_run_per_op_that_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    write_seeds(dir.path(), false);
+    let out = dir.path().join("reduced");
+    let mut args: Vec<String> = vec!["reduce".into()];
+    args.extend(seed_paths(dir.path()));
+    args.extend(["--out".into(), out.to_str().unwrap().into()]);
+    args.extend(["--ops".into(), "mean,std,min,max,median,count".into()]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&tfevents(&argv));
+
+    let logdir = common::load_logdir(&out);
+    let names: Vec<&String> = logdir.keys().collect();
+    assert_eq!(names, vec!["count", "max", "mean", "median", "min", "std"]);
+    let values = |run: &str| -> Vec<(i64, f64, f64)> {
+        logdir[run]
+            .0
+            .iter()
+            .filter_map(|p| match &p.value {
+                tfevents::value::Value::Scalar(s) if p.tag == "loss" => {
+                    Some((p.step.0, p.wall_time.0, s.value))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    // loss = seed + step over seeds 0, 1, 2: mean step + 1, population std sqrt(2/3).
+    let std = (2.0f64 / 3.0).sqrt();
+    assert_eq!(
+        values("mean"),
+        vec![(0, 1001.0, 1.0), (1, 1011.0, 2.0), (2, 1021.0, 3.0)]
+    );
+    assert_eq!(
+        values("std").iter().map(|v| v.2).collect::<Vec<_>>(),
+        vec![std; 3]
+    );
+    assert_eq!(
+        values("min").iter().map(|v| v.2).collect::<Vec<_>>(),
+        vec![0.0, 1.0, 2.0]
+    );
+    assert_eq!(
+        values("max").iter().map(|v| v.2).collect::<Vec<_>>(),
+        vec![2.0, 3.0, 4.0]
+    );
+    assert_eq!(
+        values("median").iter().map(|v| v.2).collect::<Vec<_>>(),
+        vec![1.0, 2.0, 3.0]
+    );
+    assert_eq!(
+        values("count").iter().map(|v| v.2).collect::<Vec<_>>(),
+        vec![3.0; 3]
+    );
+    // A second reduce into the same place is refused rather than mixed in.
+    let o = tfevents(&argv);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
+}
+
+#[test]
+fn reduce_explains_mismatches_and_offers_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    write_seeds(dir.path(), true);
+    let out = dir.path().join("r");
+    let run = |extra: &[&str]| {
+        let mut args: Vec<String> = vec!["reduce".into()];
+        args.extend(seed_paths(dir.path()));
+        args.extend([
+            "--out".into(),
+            out.to_str().unwrap().into(),
+            "--format".into(),
+            "parquet".into(),
+        ]);
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        tfevents(&argv)
+    };
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("tag extra: not logged by run #2, #3 (1 of 3 runs have it)"),
+        "{err}"
+    );
+    assert!(err.contains("--missing intersect"), "{err}");
+    assert!(err.contains("#1: ") && err.contains("seed-0"), "{err}");
+    assert!(
+        !out.join("reduced.parquet").exists(),
+        "nothing written on error"
+    );
+
+    ok(&run(&["--missing", "tolerate", "--ops", "mean,count"]));
+    let file = std::fs::File::open(out.join("reduced.parquet")).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int64Type};
+    let mut rows = Vec::new();
+    let mut names = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        names = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let tag = batch.column(0).as_string::<i32>();
+        let step = batch.column(1).as_primitive::<Int64Type>();
+        let runs = batch.column(3).as_primitive::<Int64Type>();
+        let mean = batch.column(4).as_primitive::<Float64Type>();
+        for i in 0..batch.num_rows() {
+            rows.push((
+                tag.value(i).to_owned(),
+                step.value(i),
+                runs.value(i),
+                mean.value(i),
+            ));
+        }
+    }
+    assert_eq!(
+        names,
+        vec!["tag", "step", "wall_time", "runs", "mean", "count"]
+    );
+    let row = |t: &str, s: i64, n: i64, m: f64| (t.to_owned(), s, n, m);
+    assert_eq!(
+        rows,
+        vec![
+            row("extra", 7, 1, 1.0),
+            row("loss", 0, 3, 1.0),
+            row("loss", 1, 3, 2.0),
+            row("loss", 2, 3, 3.0),
+        ]
+    );
+}

@@ -36,6 +36,25 @@ pub struct Grid {
     pub right: Vec<bool>,
 }
 
+/// A number for people: up to 6 significant digits, no trailing zeros.
+pub fn short_number(x: f64) -> String {
+    if !x.is_finite() || x == 0.0 {
+        return tfevents::query::format_number(x);
+    }
+    let a = x.abs();
+    if (1e-4..1e7).contains(&a) {
+        let digits = (5 - a.log10().floor() as i32).max(0) as usize;
+        let s = format!("{x:.digits$}");
+        let s = if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s
+        };
+        return s;
+    }
+    format!("{x:.4e}")
+}
+
 /// Display width of a string (characters; good enough for names and numbers).
 fn width(s: &str) -> usize {
     s.chars().count()
@@ -245,6 +264,15 @@ mod tests {
         (String::from_utf8(out).unwrap(), hidden)
     }
 
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(short_number(0.916000008583), "0.916");
+        assert_eq!(short_number(1234.5678), "1234.57");
+        assert_eq!(short_number(3.0), "3");
+        assert_eq!(short_number(1e-3), "0.001");
+        assert_eq!(short_number(1.5e-9), "1.5000e-9");
+        assert_eq!(short_number(f64::NAN), "nan");
+    }
     #[test]
     fn text_tables_fit_the_width() {
         let (full, hidden) = text(&grid(), None);

@@ -1,11 +1,13 @@
 //! Command-line arguments (defined once, with their help) and dispatch to the commands.
 
 mod convert;
+mod diff;
 mod dump;
 mod grid;
 mod inspect;
 mod log;
 mod output;
+mod reduce;
 mod runs;
 
 use std::io;
@@ -41,6 +43,64 @@ enum Command {
     /// Compare runs: one row per run with its hparams, status, times, last step and metric
     /// summaries; filter and order them with MLflow's search syntax.
     Runs(RunsArgs),
+    /// Two runs side by side: config and environment differences, and each shared metric's
+    /// last value with the change.
+    Diff(DiffArgs),
+    /// Aggregate runs (seeds) per tag and step: mean, std, min, max, median, count; written
+    /// as event files (one run per op) or a Parquet table.
+    Reduce(ReduceArgs),
+}
+
+#[derive(Debug, Args)]
+struct ReduceArgs {
+    /// Run directories (at least two), e.g. runs/seed-*.
+    #[arg(required = true, num_args = 2.., value_name = "RUN")]
+    runs: Vec<PathBuf>,
+
+    /// Output directory: OUT/<op>/ event files, or OUT/reduced.parquet.
+    #[arg(long, short = 'o', value_name = "OUT")]
+    out: PathBuf,
+
+    /// Aggregates, comma-separated: mean, std (population), min, max, median, count.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "OPS",
+        default_value = "mean,std,min,max"
+    )]
+    ops: Vec<String>,
+
+    /// Runs that do not log the same tags and steps: error (say which), intersect (keep what
+    /// every run has), or tolerate (aggregate the runs that have each point).
+    #[arg(long, value_enum, default_value = "error")]
+    missing: reduce::MissingArg,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "tfevents")]
+    format: reduce::Format,
+
+    /// Only tags matching this pattern.
+    #[arg(long, value_name = "GLOB")]
+    tags: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The first run's directory.
+    #[arg(value_name = "RUN_A")]
+    a: PathBuf,
+
+    /// The second run's directory.
+    #[arg(value_name = "RUN_B")]
+    b: PathBuf,
+
+    /// Also list the config and environment fields that are equal.
+    #[arg(long)]
+    all: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: diff::Format,
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +321,23 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             pairs: &args.values,
             stdin: args.stdin,
         }),
+        Command::Reduce(args) => {
+            let tags = args
+                .tags
+                .as_deref()
+                .map(tfevents::glob::Glob::new)
+                .transpose()
+                .map_err(CliError::Usage)?;
+            reduce::run(&reduce::ReduceRequest {
+                runs: &args.runs,
+                out: &args.out,
+                ops: &args.ops,
+                missing: args.missing,
+                format: args.format,
+                tags: tags.as_ref(),
+            })
+        }
+        Command::Diff(args) => diff::diff(&args.a, &args.b, args.all, args.format),
         Command::Runs(args) => {
             let glob = args
                 .runs

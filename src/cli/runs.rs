@@ -155,25 +155,6 @@ fn choose_columns(spec: &str, all: &[Key]) -> Result<Vec<Key>, CliError> {
     Ok(out)
 }
 
-/// A number for people: up to 6 significant digits, no trailing zeros.
-fn short_number(x: f64) -> String {
-    if !x.is_finite() || x == 0.0 {
-        return query::format_number(x);
-    }
-    let a = x.abs();
-    if (1e-4..1e7).contains(&a) {
-        let digits = (5 - a.log10().floor() as i32).max(0) as usize;
-        let s = format!("{x:.digits$}");
-        let s = if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_owned()
-        } else {
-            s
-        };
-        return s;
-    }
-    format!("{x:.4e}")
-}
-
 fn cell(run: &RunSummary, key: &Key) -> grid::Cell {
     use grid::Value as V;
     let v = run.get(key);
@@ -188,7 +169,7 @@ fn cell(run: &RunSummary, key: &Key) -> grid::Cell {
         (Some(query::Cell::Number(x)), Source::Attribute, _) => {
             (query::format_number(*x), V::Number(*x))
         }
-        (Some(query::Cell::Number(x)), ..) => (short_number(*x), V::Number(*x)),
+        (Some(query::Cell::Number(x)), ..) => (grid::short_number(*x), V::Number(*x)),
         (Some(query::Cell::Text(t)), ..) => (t.clone(), V::Text(t.clone())),
         (Some(query::Cell::Bool(b)), ..) => (b.to_string(), V::Bool(*b)),
     };
@@ -275,19 +256,4 @@ pub fn runs(req: &RunsRequest<'_>) -> Result<(), CliError> {
     }
     out.flush()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_for_people() {
-        assert_eq!(short_number(0.916000008583), "0.916");
-        assert_eq!(short_number(1234.5678), "1234.57");
-        assert_eq!(short_number(3.0), "3");
-        assert_eq!(short_number(1e-3), "0.001");
-        assert_eq!(short_number(1.5e-9), "1.5000e-9");
-        assert_eq!(short_number(f64::NAN), "nan");
-    }
 }
