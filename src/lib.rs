@@ -43,6 +43,7 @@ pub mod artifact;
 pub mod convert;
 pub mod environment;
 pub mod event;
+pub mod export;
 pub mod glob;
 pub mod json;
 pub mod logdir;

@@ -49,6 +49,24 @@ enum Command {
     /// Aggregate runs (seeds) per tag and step: mean, std, min, max, median, count; written
     /// as event files (one run per op) or a Parquet table.
     Reduce(ReduceArgs),
+    /// Write tables made by `convert` back as event files, one directory per run, to edit,
+    /// filter or merge runs with SQL and view them in TensorBoard again.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// A directory written by `tfevents convert`.
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+
+    /// The logdir to write (must not exist, or be empty).
+    #[arg(long, short = 'o', value_name = "LOGDIR")]
+    out: PathBuf,
+
+    /// Only runs whose name matches this pattern.
+    #[arg(long, value_name = "GLOB")]
+    runs: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -265,6 +283,9 @@ pub enum CliError {
     /// Runs or tables could not be read.
     #[error(transparent)]
     Series(#[from] tfevents::series::SeriesError),
+    /// Exporting tables failed.
+    #[error(transparent)]
+    Export(#[from] tfevents::export::ExportError),
     /// An option has a value that is not accepted.
     #[error("{0}")]
     Usage(String),
@@ -321,6 +342,37 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             pairs: &args.values,
             stdin: args.stdin,
         }),
+        Command::Export(args) => {
+            let glob = args
+                .runs
+                .as_deref()
+                .map(tfevents::glob::Glob::new)
+                .transpose()
+                .map_err(CliError::Usage)?;
+            let s = tfevents::export::export(&args.dir, &args.out, glob.as_ref())?;
+            for (from, to) in &s.renamed {
+                eprintln!("tfevents: warning: {from:?} written as {to:?} (not a safe path)");
+            }
+            if s.flags_changed > 0 {
+                eprintln!(
+                    "tfevents: warning: {} values could not keep their superseded flag",
+                    s.flags_changed
+                );
+            }
+            eprintln!(
+                "tfevents: exported {} runs, {} files, {} values{} -> {}",
+                s.runs,
+                s.files,
+                s.values,
+                if s.restarts > 0 {
+                    format!(" ({} restarts kept)", s.restarts)
+                } else {
+                    String::new()
+                },
+                args.out.display()
+            );
+            Ok(())
+        }
         Command::Reduce(args) => {
             let tags = args
                 .tags
