@@ -1,5 +1,5 @@
-//! Read TensorBoard event files (`events.out.tfevents.*`) from every writer, losslessly, fast,
-//! and through damage.
+//! TensorBoard event files (`events.out.tfevents.*`): read from every writer, losslessly, fast
+//! and through damage; convert to Parquet and back; compare runs; write them from Rust.
 //!
 //! The layers, bottom to top, each using only the ones below it:
 //!
@@ -13,7 +13,10 @@
 //! | [`run`] | reading a run: file order, restarts, superseded values, file reports |
 //! | [`stats`], [`json`] | sinks: per-tag summaries, JSON lines |
 //! | [`table`], [`convert`], [`glob`] | Arrow tables of a run, Parquet tables of a logdir |
-//! | [`plot`] | line charts of scalar series (PNG, SVG) with TensorBoard's smoothing |
+//! | [`tables`] | reading the Parquet tables back (single files or Hive partitions) |
+//! | [`series`], [`overview`], [`query`] | scalar series and per-run summaries of a logdir or of tables; MLflow-style filters and orderings |
+//! | [`reduce`], [`plot`] | aggregates across runs (seeds); line charts (PNG, SVG) with TensorBoard's smoothing |
+//! | [`export`] | tables back to event files |
 //!
 //! The writer mirrors them downward: [`summary`] builds summary values, [`writer`] frames
 //! events into files with a flush policy, and [`tracker`] is the run handle for trainers

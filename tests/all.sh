@@ -35,4 +35,5 @@ mkdir -p "$WRITER_OUT"
 target/release/examples/train --logdir "$WRITER_OUT/sweep"
 TFEVENTS_WRITER_OUT="$WRITER_OUT" cargo test --locked --test writer -- every_kind resume
 "$VENV/bin/python" tests/interop/compare_ea.py --tfevents target/release/tfevents --logdir "$WRITER_OUT"
-"$VENV/bin/python" tests/interop/check_writer.py --tfevents target/release/tfevents --logdir "$WRITER_OUT"
+"$VENV/bin/python" tests/interop/check_writer.py --tfevents target/release/tfevents --logdir "$WRITER_OUT" \
+    --readme README.md

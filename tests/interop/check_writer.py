@@ -19,6 +19,9 @@ what a TensorBoard user sees:
    session group per run with its learning rate, status SUCCESS, and the last
    val/accuracy that EventAccumulator reads.
 4. `tensorboard --inspect --logdir sweep` lists the runs' tags.
+5. The README's `sql sweep` query, run in DuckDB on the converted sweep, returns the runs (and
+   learning rates and accuracies) that `tfevents runs --filter` returns for the same question,
+   in the same order.
 
 Prints PASS/FAIL lines and `N passed, M failed`; exits 0 only when M is 0.
 """
@@ -225,10 +228,35 @@ def check_inspect(tensorboard, sweep):
         check(tag in text, f"[inspect] lists tag {tag}")
 
 
+def check_readme_query(tfevents, sweep, readme):
+    import re
+    import duckdb
+    text = open(readme, encoding="utf-8").read()
+    m = re.search(r"^```sql sweep[ \t]*\n(.*?)^```", text, re.M | re.S)
+    if not check(m is not None, "[readme] has a ```sql sweep block"):
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        tables = os.path.join(tmp, "tables")
+        subprocess.run([tfevents, "convert", sweep, "--out", tables], check=True,
+                       capture_output=True)
+        sql = re.sub(r"(?<![\w./-])tables/", tables + "/", m.group(1))
+        rows = duckdb.connect().execute(sql).fetchall()
+        out = subprocess.run(
+            [tfevents, "runs", sweep, "--filter",
+             "metrics.`val/accuracy` > 0.91 and attributes.status = 'SUCCESS'",
+             "--order-by", "params.lr ASC", "--format", "json"],
+            check=True, capture_output=True, text=True).stdout
+        want = [(r["run"], r["params.lr"], r["metrics.val/accuracy"]) for r in json.loads(out)]
+        got = [tuple(r) for r in rows]
+        check(len(want) > 0 and got == want,
+              f"[readme] DuckDB answers as tfevents runs: {got} (tfevents runs: {want})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tfevents", required=True)
     ap.add_argument("--logdir", required=True, help="directory holding sweep/ (and receiving cli/)")
+    ap.add_argument("--readme", default=None, help="README whose ```sql sweep block is checked")
     ap.add_argument("--tensorboard", default=os.path.join(os.path.dirname(sys.executable), "tensorboard"))
     args = ap.parse_args()
     sweep = os.path.join(args.logdir, "sweep")
@@ -236,6 +264,8 @@ def main():
     last_acc = check_sweep(sweep)
     check_server(args.tensorboard, sweep, last_acc)
     check_inspect(args.tensorboard, sweep)
+    if args.readme:
+        check_readme_query(os.path.abspath(args.tfevents), sweep, args.readme)
     print(f"{RESULTS['pass']} passed, {RESULTS['fail']} failed")
     sys.exit(1 if RESULTS["fail"] else 0)
 
