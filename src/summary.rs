@@ -329,15 +329,43 @@ pub fn image_dimensions(data: &[u8]) -> Option<(u32, u32)> {
     None
 }
 
-/// An already-encoded PNG, JPEG or GIF; its size is read from the header. `colorspace` is
-/// TensorBoard's channel count code (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA); it only
-/// informs readers, TensorBoard shows the image as encoded.
-pub fn encoded_image_auto(
-    tag: &str,
-    colorspace: i32,
-    encoded: Vec<u8>,
-) -> Result<pb::summary::Value, SummaryError> {
+/// TensorBoard's colorspace code (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA) of a PNG or JPEG,
+/// read from its header; `None` when the header does not say (GIF, palette PNG: RGB).
+pub fn image_colorspace(data: &[u8]) -> Option<i32> {
+    if data.starts_with(b"\x89PNG\r\n\x1a\n") {
+        // IHDR: width, height, bit depth, then the colour type.
+        return match *data.get(25)? {
+            0 => Some(1),
+            4 => Some(2),
+            2 | 3 => Some(3),
+            6 => Some(4),
+            _ => None,
+        };
+    }
+    if data.starts_with(&[0xFF, 0xD8]) {
+        let mut i = 2;
+        while i + 9 < data.len() && data[i] == 0xFF {
+            let marker = data[i + 1];
+            let len = usize::from(u16::from_be_bytes([data[i + 2], data[i + 3]]));
+            if (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+                // SOF: precision, height, width, then the number of components.
+                return match data[i + 9] {
+                    1 => Some(1),
+                    3 => Some(3),
+                    _ => None,
+                };
+            }
+            i += 2 + len;
+        }
+    }
+    None
+}
+
+/// An already-encoded PNG, JPEG or GIF, as written; its size and colorspace are read from
+/// its header (RGB when the header does not say).
+pub fn encoded_image_auto(tag: &str, encoded: Vec<u8>) -> Result<pb::summary::Value, SummaryError> {
     let (width, height) = image_dimensions(&encoded).ok_or(SummaryError::ImageFormat)?;
+    let colorspace = image_colorspace(&encoded).unwrap_or(3);
     Ok(encoded_image(tag, width, height, colorspace, encoded))
 }
 
@@ -766,6 +794,30 @@ mod tests {
         };
         assert_eq!(h.bucket.iter().sum::<f64>(), 7.0);
         assert_eq!((h.min, h.max), (2.5, 2.5));
+    }
+
+    #[test]
+    fn encoded_images_give_size_and_colorspace() {
+        for (channels, cs) in [(1u8, 1), (2, 2), (3, 3), (4, 4)] {
+            let v = image("i", 5, 3, channels, &vec![7; 15 * channels as usize]).unwrap();
+            let Some(pb::summary::value::Value::Image(im)) = v.value else {
+                panic!()
+            };
+            assert_eq!(image_dimensions(&im.encoded_image_string), Some((5, 3)));
+            assert_eq!(image_colorspace(&im.encoded_image_string), Some(cs));
+        }
+        // A minimal JPEG header: SOI, APP0 (length 4), SOF0 of 6x9 pixels, 3 components.
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x00, 0x00, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x00,
+            0x09, 0x00, 0x06, 0x03, 0x01, 0x22, 0x00,
+        ];
+        assert_eq!(image_dimensions(&jpeg), Some((6, 9)));
+        assert_eq!(image_colorspace(&jpeg), Some(3));
+        let gif = b"GIF89a\x0a\x00\x14\x00rest";
+        assert_eq!(image_dimensions(gif), Some((10, 20)));
+        assert_eq!(image_dimensions(b"\x89PNG\r\n\x1a\n"), None);
+        assert_eq!(image_dimensions(&[0xFF, 0xD8, 0xFF]), None);
+        assert!(encoded_image_auto("t", b"BM not supported".to_vec()).is_err());
     }
 
     #[test]

@@ -539,9 +539,10 @@ impl Run {
         self.write_values(step, now(), vec![v])
     }
 
-    /// Logs an already-encoded PNG, JPEG or GIF (its size is read from its header).
+    /// Logs an already-encoded PNG, JPEG or GIF as it is (its size and colorspace are read
+    /// from its header).
     pub fn image_encoded(&self, step: i64, tag: &str, encoded: Vec<u8>) -> Result<(), WriteError> {
-        let v = summary::encoded_image_auto(tag, 3, encoded)?;
+        let v = summary::encoded_image_auto(tag, encoded)?;
         self.write_values(step, now(), vec![v])
     }
 
