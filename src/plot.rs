@@ -138,6 +138,37 @@ pub struct Options {
     pub smoothing: f64,
 }
 
+impl Options {
+    /// The size of an image of `panels` panels, `(width, height)`; an error when a panel
+    /// would be too small or the image too large ([`PlotError::Size`]), when the smoothing
+    /// weight is not in `[0, 1)`, or when there are no panels.
+    pub fn image_size(&self, panels: usize) -> Result<(u32, u32), PlotError> {
+        if panels == 0 {
+            return Err(PlotError::NoPanels);
+        }
+        if !(0.0..1.0).contains(&self.smoothing) {
+            return Err(PlotError::Smoothing(self.smoothing));
+        }
+        let height = u32::try_from(panels)
+            .ok()
+            .and_then(|n| n.checked_mul(self.panel_height));
+        match height {
+            Some(height)
+                if self.width >= MIN_PANEL.0
+                    && self.panel_height >= MIN_PANEL.1
+                    && self.width <= MAX_SIDE
+                    && height <= MAX_SIDE =>
+            {
+                Ok((self.width, height))
+            }
+            _ => Err(PlotError::Size {
+                width: self.width,
+                height: self.panel_height,
+            }),
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -286,7 +317,7 @@ pub fn render(panels: &[Panel], opts: &Options, format: Format) -> Result<Vec<u8
 /// `opts.panel_height * panels.len()` pixels. Points that cannot be drawn are skipped (see
 /// [`Curve::points`]); a panel with nothing to draw says "no data".
 pub fn render_png(panels: &[Panel], opts: &Options) -> Result<Vec<u8>, PlotError> {
-    let (width, height) = check(panels, opts)?;
+    let (width, height) = opts.image_size(panels.len())?;
     let face = Face::load()?;
     let pixmap = Pixmap::new(width, height).ok_or(PlotError::Size {
         width: opts.width,
@@ -317,7 +348,7 @@ pub fn render_png(panels: &[Panel], opts: &Options) -> Result<Vec<u8>, PlotError
 /// Draws `panels` stacked top to bottom as an SVG document of the same size as
 /// [`render_png`] would make, with the same layout.
 pub fn render_svg(panels: &[Panel], opts: &Options) -> Result<String, PlotError> {
-    let (width, height) = check(panels, opts)?;
+    let (width, height) = opts.image_size(panels.len())?;
     let face = Face::load()?;
     let mut canvas = Svg { out: String::new() };
     let _ = writeln!(
@@ -329,33 +360,6 @@ pub fn render_svg(panels: &[Panel], opts: &Options) -> Result<String, PlotError>
     draw(&mut canvas, &face, panels, opts);
     canvas.out.push_str("</svg>\n");
     Ok(canvas.out)
-}
-
-fn check(panels: &[Panel], opts: &Options) -> Result<(u32, u32), PlotError> {
-    if panels.is_empty() {
-        return Err(PlotError::NoPanels);
-    }
-    if !(0.0..1.0).contains(&opts.smoothing) {
-        return Err(PlotError::Smoothing(opts.smoothing));
-    }
-    let size_error = PlotError::Size {
-        width: opts.width,
-        height: opts.panel_height,
-    };
-    let height = u32::try_from(panels.len())
-        .ok()
-        .and_then(|n| n.checked_mul(opts.panel_height));
-    match height {
-        Some(height)
-            if opts.width >= MIN_PANEL.0
-                && opts.panel_height >= MIN_PANEL.1
-                && opts.width <= MAX_SIDE
-                && height <= MAX_SIDE =>
-        {
-            Ok((opts.width, height))
-        }
-        _ => Err(size_error),
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1136,11 +1140,11 @@ struct Tick {
     label: String,
 }
 
-/// A round step near `span / target`: 1, 2, 2.5 or 5 times a power of ten.
+/// A round step near `span / target`: 1, 2 or 5 times a power of ten.
 fn nice_step(span: f64, target: usize) -> f64 {
     let raw = span / target.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
-    [1.0, 2.0, 2.5, 5.0, 10.0]
+    [1.0, 2.0, 5.0, 10.0]
         .into_iter()
         .map(|m| m * mag)
         .find(|&step| step >= raw * (1.0 - 1e-9))
@@ -1387,8 +1391,8 @@ mod tests {
             ["0", "500", "1k", "1.5k", "2k", "2.5k", "3k"]
         );
         assert_eq!(
-            labels(&linear_ticks(0.0, 1.0, 4)),
-            ["0", "0.25", "0.5", "0.75", "1"]
+            labels(&linear_ticks(0.0, 1.0, 5)),
+            ["0", "0.2", "0.4", "0.6", "0.8", "1"]
         );
         assert_eq!(labels(&linear_ticks(-1.0, 1.0, 2)), ["-1", "0", "1"]);
         assert_eq!(labels(&linear_ticks(0.0, 2e6, 2)), ["0", "1M", "2M"]);

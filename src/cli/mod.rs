@@ -7,6 +7,7 @@ mod grid;
 mod inspect;
 mod log;
 mod output;
+mod plot;
 mod reduce;
 mod runs;
 
@@ -52,6 +53,48 @@ enum Command {
     /// Write tables made by `convert` back as event files, one directory per run, to edit,
     /// filter or merge runs with SQL and view them in TensorBoard again.
     Export(ExportArgs),
+    /// Plot scalar tags as a PNG or SVG chart: one panel per tag, one coloured curve per run,
+    /// smoothed as TensorBoard does with the raw curve faint behind it.
+    Plot(PlotArgs),
+}
+
+#[derive(Debug, Args)]
+struct PlotArgs {
+    /// A logdir (or event file), or a directory written by `tfevents convert`.
+    #[arg(value_name = "PATH")]
+    path: PathBuf,
+
+    /// Scalar tag to plot (exact name); repeat for one panel per tag.
+    #[arg(long, required = true, value_name = "TAG")]
+    tag: Vec<String>,
+
+    /// Only runs whose name matches this pattern.
+    #[arg(long, value_name = "GLOB")]
+    runs: Option<String>,
+
+    /// TensorBoard's smoothing weight: 0 (none) up to, not including, 1.
+    #[arg(long, default_value_t = tfevents::plot::DEFAULT_SMOOTHING, value_name = "W")]
+    smoothing: f64,
+
+    /// Logarithmic y axis (values <= 0 are left out, with a warning).
+    #[arg(long)]
+    log_y: bool,
+
+    /// The x axis: step, time since each run's first point, or wall-clock time (UTC).
+    #[arg(long, value_enum, default_value = "step")]
+    x: plot::XKind,
+
+    /// Image width in pixels.
+    #[arg(long, default_value_t = tfevents::plot::DEFAULT_WIDTH, value_name = "PX")]
+    width: u32,
+
+    /// Height of each panel in pixels (panels are stacked).
+    #[arg(long, default_value_t = tfevents::plot::DEFAULT_PANEL_HEIGHT, value_name = "PX")]
+    height: u32,
+
+    /// The image file: its name ends in .png or .svg.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -404,6 +447,25 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 order_by: &args.order_by,
                 columns: args.columns.as_deref(),
                 format: args.format,
+            })
+        }
+        Command::Plot(args) => {
+            let glob = args
+                .runs
+                .as_deref()
+                .map(tfevents::glob::Glob::new)
+                .transpose()
+                .map_err(CliError::Usage)?;
+            plot::plot(&plot::PlotRequest {
+                path: &args.path,
+                tags: &args.tag,
+                runs: glob.as_ref(),
+                smoothing: args.smoothing,
+                log_y: args.log_y,
+                x: args.x,
+                width: args.width,
+                height: args.height,
+                out: &args.out,
             })
         }
         Command::Dump(args) => {
