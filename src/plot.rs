@@ -48,6 +48,9 @@ pub const MIN_PANEL: (u32, u32) = (240, 160);
 /// Largest image side, in pixels (a 16384 x 16384 RGBA image is 1 GiB).
 pub const MAX_SIDE: u32 = 16384;
 
+/// Coordinates beyond +-LIMIT are drawn at +-LIMIT, so that every span is finite.
+const LIMIT: f64 = 1e300;
+
 /// Opacity of the raw curve drawn behind the smoothed one.
 const RAW_ALPHA: f32 = 0.25;
 
@@ -122,7 +125,7 @@ pub struct Curve {
     pub color: usize,
     /// `(x, y)` in drawing order (ascending x for a line). Points with a non-finite
     /// coordinate are not drawn, nor are points with `y <= 0` on a log axis; smoothing runs
-    /// over the points that are drawn.
+    /// over the points that are drawn. Coordinates beyond ±1e300 are drawn at ±1e300.
     pub points: Vec<(f64, f64)>,
 }
 
@@ -711,7 +714,8 @@ fn prepare(panel: &Panel, smoothing: f64) -> Vec<Prepared> {
                 .points
                 .iter()
                 .filter(|&&(x, y)| drawable(x, y, panel.log_y))
-                .copied()
+                // Spans of the clamped values still fit in an f64.
+                .map(|&(x, y)| (x.clamp(-LIMIT, LIMIT), y.clamp(-LIMIT, LIMIT)))
                 .collect();
             let smoothed = (smoothing > 0.0).then(|| {
                 let ys: Vec<f64> = raw.iter().map(|p| p.1).collect();
@@ -1153,7 +1157,7 @@ fn nice_step(span: f64, target: usize) -> f64 {
 
 /// The multiples of `step` in `[lo, hi]`.
 fn multiples(lo: f64, hi: f64, step: f64) -> Vec<f64> {
-    if step.is_nan() || step <= 0.0 || !lo.is_finite() || !hi.is_finite() {
+    if !step.is_finite() || step <= 0.0 || !lo.is_finite() || !hi.is_finite() {
         return Vec::new();
     }
     let first = (lo / step - 1e-9).ceil();

@@ -546,3 +546,37 @@ fn cli_warns_about_values_it_cannot_draw() {
     );
     assert!(image::open(&out).is_ok());
 }
+
+#[test]
+fn extreme_and_many_values_still_make_an_image() {
+    let cases = vec![
+        vec![(0.0, 1e308), (1.0, -1e308)],
+        vec![(i64::MIN as f64, 0.0), (i64::MAX as f64, 1.0)],
+        vec![(0.0, f64::MIN_POSITIVE), (1.0, 5e-324)],
+        vec![(5.0, 2.0)],
+        vec![(0.0, 1.0); 3],
+        (0..50_000)
+            .map(|i| (i as f64, (i as f64 / 500.0).sin()))
+            .collect(),
+    ];
+    for points in cases {
+        for log_y in [false, true] {
+            let mut p = panel("x", vec![curve("r", 3, points.clone())]);
+            p.log_y = log_y;
+            let small = Options {
+                width: 400,
+                panel_height: 240,
+                ..Options::default()
+            };
+            let png = render_png(&[p.clone()], &small).unwrap();
+            let img = image::load_from_memory(&png).unwrap();
+            assert_eq!((img.width(), img.height()), (400, 240));
+            let svg = render_svg(&[p], &small).unwrap();
+            assert!(
+                !svg.contains("NaN") && !svg.contains("inf"),
+                "{}",
+                &svg[..2000]
+            );
+        }
+    }
+}
