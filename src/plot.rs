@@ -8,7 +8,8 @@
 //! ```
 //! use tfevents::plot::{render_png, smooth, Curve, Options, Panel, XAxis};
 //!
-//! assert_eq!(smooth(&[1.0, 2.0], 0.5), vec![1.0, 2.0 * 0.5 / 0.75 + 0.25 / 0.75]);
+//! // (0.5 * 4 * 0.5 + 0.5 * 1) / (1 - 0.5^2) = 2
+//! assert_eq!(smooth(&[4.0, 1.0], 0.5), [4.0, 2.0]);
 //! let panel = Panel {
 //!     title: "loss".into(),
 //!     x_label: "step".into(),
