@@ -249,6 +249,19 @@ fn join_children(runs: Vec<RunSummary>) -> Vec<RunSummary> {
 /// Summarises the runs of `path`: a logdir (or event file), or a directory written by
 /// `tfevents convert`. Runs not matching `runs` are left out. Damaged files are read as far
 /// as they go and reported in [`Overview::warnings`].
+///
+/// ```
+/// use tfevents::overview::summarize;
+/// use tfevents::query::{order, parse_order_by, Filter};
+///
+/// let overview = summarize("fixtures/logdir".as_ref(), None)?;
+/// let filter = Filter::parse("metrics.`hparam/accuracy` > 0.8 and params.lr < 0.1")?;
+/// let keys = parse_order_by("params.lr ASC")?;
+/// let mut good: Vec<_> = overview.runs.iter().filter(|r| filter.matches(*r)).collect();
+/// good.sort_by(|a, b| order(*a, *b, &keys));
+/// assert_eq!(good.iter().map(|r| r.run.as_str()).collect::<Vec<_>>(), ["tbx"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn summarize(path: &Path, runs: Option<&Glob>) -> Result<Overview, SeriesError> {
     let keep = |r: &str| runs.is_none_or(|g| g.matches(r));
     let mut out = Overview::default();
