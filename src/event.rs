@@ -60,9 +60,45 @@ fn bytes(number: u32, field: Field<'_>) -> Result<&[u8], DecodeError> {
 }
 
 /// Decodes the top level of an `Event`. Unknown fields are ignored, as protobuf requires.
+#[inline(always)]
 pub fn decode_event(data: &[u8]) -> Result<EventRef<'_>, DecodeError> {
     let mut event = EventRef::default();
-    let mut c = Cursor::new(data);
+    // Writers put wall_time and step first: read them without the general loop, which then
+    // goes on from there exactly as if it had read them itself.
+    let mut rest = data;
+    if let [0x09, a, b, c, d, e, f, g, h, ref tail @ ..] = *rest {
+        event.wall_time = f64::from_le_bytes([a, b, c, d, e, f, g, h]);
+        rest = tail;
+    }
+    if let [0x10, ref tail @ ..] = *rest {
+        let mut t = tail;
+        if let Ok(step) = crate::wire::read_varint(&mut t) {
+            event.step = step as i64;
+            rest = t;
+        }
+    }
+    if let [0x2a, ref tail @ ..] = *rest {
+        let mut t = tail;
+        if let Ok(len) = crate::wire::read_varint(&mut t) {
+            if let Some(summary) = usize::try_from(len).ok().and_then(|n| t.get(..n)) {
+                event.what = What::Summary(summary);
+                rest = &t[summary.len()..];
+                if rest.is_empty() {
+                    return Ok(event);
+                }
+            }
+        }
+    }
+    decode_event_fields(event, rest)
+}
+
+/// The general loop of [`decode_event`], from `rest` on, with what was read before it.
+#[inline(never)]
+fn decode_event_fields<'a>(
+    mut event: EventRef<'a>,
+    rest: &'a [u8],
+) -> Result<EventRef<'a>, DecodeError> {
+    let mut c = Cursor::new(rest);
     while !c.is_empty() {
         let key = c.key()?;
         // Keys are (field number << 3) | wire type.
@@ -147,11 +183,39 @@ pub fn summary_values(summary: &[u8]) -> SummaryValues<'_> {
 impl<'a> Iterator for SummaryValues<'a> {
     type Item = Result<SummaryValueRef<'a>, DecodeError>;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if self.cursor.is_empty() {
                 return None;
             }
+            // A value of up to 127 bytes: its key and one-byte length.
+            if let Some((value, rest)) = self.cursor.short_field(0x0a) {
+                match decode_summary_value(value) {
+                    Ok(v) => {
+                        self.cursor = Cursor::new(rest);
+                        return Some(Ok(v));
+                    }
+                    Err(e) => {
+                        self.cursor = Cursor::new(&[]);
+                        return Some(Err(e));
+                    }
+                }
+            }
+            match self.next_general() {
+                Some(item) => return Some(item),
+                None => continue,
+            }
+        }
+    }
+}
+
+impl<'a> SummaryValues<'a> {
+    /// One step of the general loop of [`SummaryValues::next`]: the next value or error, or
+    /// `None` after skipping another field.
+    #[inline(never)]
+    fn next_general(&mut self) -> Option<Result<SummaryValueRef<'a>, DecodeError>> {
+        {
             let item = (|| {
                 let key = self.cursor.key()?;
                 match key {
@@ -164,20 +228,46 @@ impl<'a> Iterator for SummaryValues<'a> {
                 }
             })();
             match item {
-                Ok(Some(v)) => return Some(Ok(v)),
-                Ok(None) => {}
+                Ok(Some(v)) => Some(Ok(v)),
+                Ok(None) => None,
                 Err(e) => {
                     self.cursor = Cursor::new(&[]);
-                    return Some(Err(e));
+                    Some(Err(e))
                 }
             }
         }
     }
 }
 
+#[inline(always)]
 fn decode_summary_value(data: &[u8]) -> Result<SummaryValueRef<'_>, DecodeError> {
     let mut v = SummaryValueRef::default();
-    let mut c = Cursor::new(data);
+    // The usual layout, tag then simple_value, without the general loop (which goes on from
+    // there exactly as if it had read them itself).
+    let mut rest = data;
+    if let [0x0a, len, ref tail @ ..] = *rest {
+        if let Some(tag) = tail.get(..usize::from(len)).filter(|_| len < 0x80) {
+            v.tag = tag;
+            rest = &tail[tag.len()..];
+            if let [0x15, a, b, c, d, ref tail @ ..] = *rest {
+                v.value = ValueRef::Simple(f32::from_le_bytes([a, b, c, d]));
+                rest = tail;
+                if rest.is_empty() {
+                    return Ok(v);
+                }
+            }
+        }
+    }
+    decode_summary_value_fields(v, rest)
+}
+
+/// The general loop of [`decode_summary_value`], from `rest` on, with what was read before it.
+#[inline(never)]
+fn decode_summary_value_fields<'a>(
+    mut v: SummaryValueRef<'a>,
+    rest: &'a [u8],
+) -> Result<SummaryValueRef<'a>, DecodeError> {
+    let mut c = Cursor::new(rest);
     while !c.is_empty() {
         let key = c.key()?;
         match key {
@@ -377,5 +467,63 @@ mod tests {
     fn wrong_wire_type_is_an_error() {
         // field 1 (wall_time) as a varint
         assert_eq!(decode_event(&[0x08, 0x01]), Err(DecodeError::WrongType(1)));
+    }
+
+    #[test]
+    fn fast_paths_decode_as_the_general_loops_do() {
+        // Every prefix and a byte changed anywhere in typical events and values.
+        let event = pb::Event {
+            wall_time: 1.5,
+            step: 300,
+            what: Some(pb::event::What::Summary(pb::Summary {
+                value: vec![pb::summary::Value {
+                    tag: "loss".into(),
+                    value: Some(pb::summary::value::Value::SimpleValue(0.25)),
+                    ..Default::default()
+                }],
+            })),
+            ..Default::default()
+        };
+        let bytes = event.encode_to_vec();
+        let value = match decode_event(&bytes).unwrap().what {
+            What::Summary(s) => s[2..].to_vec(),
+            _ => unreachable!(),
+        };
+        let mut inputs = Vec::new();
+        for base in [&bytes, &value] {
+            for n in 0..=base.len() {
+                inputs.push(base[..n].to_vec());
+            }
+            for i in 0..base.len() {
+                for x in [0u8, 0x09, 0x10, 0x15, 0x2a, 0x7f, 0x80, 0xff] {
+                    let mut b = base.clone();
+                    b[i] = x;
+                    inputs.push(b);
+                }
+            }
+        }
+        // Debug forms, so that NaN equals NaN.
+        let same = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        };
+        for input in &inputs {
+            same(
+                &decode_event(input),
+                &decode_event_fields(EventRef::default(), input),
+            );
+            same(
+                &decode_summary_value(input),
+                &decode_summary_value_fields(SummaryValueRef::default(), input),
+            );
+            let fast: Vec<_> = summary_values(input).collect();
+            let mut general = Vec::new();
+            let mut it = summary_values(input);
+            while !it.cursor.is_empty() {
+                if let Some(item) = it.next_general() {
+                    general.push(item);
+                }
+            }
+            same(&fast, &general);
+        }
     }
 }

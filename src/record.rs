@@ -122,7 +122,27 @@ impl<R: Read> RecordReader<R> {
     /// yet. Records with a bad checksum are skipped and counted; after a bad header the reader
     /// scans forward byte by byte for the next record whose header and data checksums both hold.
     pub fn next_record(&mut self) -> io::Result<Option<&[u8]>> {
-        let (data_start, data_end) = loop {
+        loop {
+            match self.next_framed()? {
+                None => return Ok(None),
+                Some((_, false)) => {}
+                Some((range, true)) => return Ok(Some(&self.buf[range.0..range.1])),
+            }
+        }
+    }
+
+    /// Like [`RecordReader::next_record`], but also returns the records it skips for a bad
+    /// data checksum (their header is valid), flagged `false`; the counts are the same.
+    pub fn next_record_or_corrupt(&mut self) -> io::Result<Option<(&[u8], bool)>> {
+        Ok(self
+            .next_framed()?
+            .map(|((start, end), ok)| (&self.buf[start..end], ok)))
+    }
+
+    /// The `buf` range of the next record with a valid header, and whether its data is valid.
+    #[inline]
+    fn next_framed(&mut self) -> io::Result<Option<((usize, usize), bool)>> {
+        loop {
             let window = &self.buf[self.start..self.end];
             match frame(
                 window,
@@ -140,11 +160,15 @@ impl<R: Read> RecordReader<R> {
                     let data_start = self.start + HEADER_LEN;
                     self.consume(total);
                     self.last = (data_start, data_start + len);
-                    break self.last;
+                    return Ok(Some((self.last, true)));
+                }
+                Frame::Corrupt { len, total } => {
+                    let data_start = self.start + HEADER_LEN;
+                    self.consume(total);
+                    return Ok(Some(((data_start, data_start + len), false)));
                 }
             }
-        };
-        Ok(Some(&self.buf[data_start..data_end]))
+        }
     }
 
     /// Counts so far, not counting bytes still pending at the end.
@@ -236,11 +260,14 @@ enum Frame {
     Skip(usize),
     /// A valid record: `len` data bytes after the header, `total` bytes with framing.
     Record { len: usize, total: usize },
+    /// A record whose header is valid but whose data fails its checksum (already counted):
+    /// skip `total` bytes; its `len` data bytes follow the header.
+    Corrupt { len: usize, total: usize },
 }
 
 /// Decides what the bytes at the front of `window` are, counting damage. Shared by the streaming
 /// and the in-memory readers so both frame, skip and resync identically.
-#[inline]
+#[inline(always)]
 fn frame(window: &[u8], resyncing: &mut bool, check_data: bool, damage: &mut Damage) -> Frame {
     if window.len() < HEADER_LEN {
         return Frame::NeedMore(HEADER_LEN);
@@ -248,8 +275,8 @@ fn frame(window: &[u8], resyncing: &mut bool, check_data: bool, damage: &mut Dam
     let len_bytes: [u8; 8] = window[..8].try_into().expect("8 bytes");
     let crc_bytes: [u8; 4] = window[8..12].try_into().expect("4 bytes");
     let len = u64::from_le_bytes(len_bytes);
-    if len > MAX_RECORD_LEN || MaskedCrc::compute(&len_bytes) != MaskedCrc::from_le_bytes(crc_bytes)
-    {
+    let sse42 = crc::has_sse42();
+    if len > MAX_RECORD_LEN || crc::length(len, sse42) != MaskedCrc::from_le_bytes(crc_bytes) {
         if !*resyncing {
             *resyncing = true;
             damage.bad_length_crc += 1;
@@ -265,19 +292,97 @@ fn frame(window: &[u8], resyncing: &mut bool, check_data: bool, damage: &mut Dam
     }
     let data = &window[HEADER_LEN..HEADER_LEN + len];
     let footer: [u8; 4] = window[HEADER_LEN + len..total].try_into().expect("4 bytes");
-    if (check_data || *resyncing) && MaskedCrc::compute(data) != MaskedCrc::from_le_bytes(footer) {
+    if (check_data || *resyncing) && crc::data(data, sse42) != MaskedCrc::from_le_bytes(footer) {
         if *resyncing {
             // A header that only looked valid: keep scanning.
             damage.resync_bytes += 1;
             return Frame::Skip(1);
         }
         damage.bad_data_crc += 1;
-        return Frame::Skip(total);
+        return Frame::Corrupt { len, total };
     }
     *resyncing = false;
     damage.records_read += 1;
     damage.bytes_read += total as u64;
     Frame::Record { len, total }
+}
+
+/// Masked CRC-32C of framing, with the CPU's `crc32` instruction where it has one (checked once
+/// per record), for the short inputs of most records; the same values as
+/// [`MaskedCrc::compute`], which takes everything else.
+mod crc {
+    use crate::masked_crc::MaskedCrc;
+
+    /// Data at least this long goes to [`MaskedCrc::compute`].
+    const SHORT: usize = 128;
+
+    #[inline(always)]
+    pub fn has_sse42() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("sse4.2")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    /// Of the 8 length bytes of a header, `len` in little-endian order.
+    #[inline(always)]
+    pub fn length(len: u64, sse42: bool) -> MaskedCrc {
+        #[cfg(target_arch = "x86_64")]
+        if sse42 {
+            // SAFETY: the CPU supports SSE4.2.
+            return MaskedCrc::from_crc(unsafe { word(len) });
+        }
+        let _ = sse42;
+        MaskedCrc::compute(&len.to_le_bytes())
+    }
+
+    /// Of a record's data.
+    #[inline(always)]
+    pub fn data(data: &[u8], sse42: bool) -> MaskedCrc {
+        #[cfg(target_arch = "x86_64")]
+        if sse42 && data.len() < SHORT {
+            // SAFETY: the CPU supports SSE4.2.
+            return MaskedCrc::from_crc(unsafe { short(data) });
+        }
+        let _ = sse42;
+        MaskedCrc::compute(data)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "sse4.2")]
+    fn word(w: u64) -> u32 {
+        use std::arch::x86_64::_mm_crc32_u64;
+        !(_mm_crc32_u64(u64::from(!0u32), w) as u32)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "sse4.2")]
+    fn short(data: &[u8]) -> u32 {
+        use std::arch::x86_64::{_mm_crc32_u16, _mm_crc32_u32, _mm_crc32_u64, _mm_crc32_u8};
+        let mut crc = u64::from(!0u32);
+        let mut words = data.chunks_exact(8);
+        for w in &mut words {
+            crc = _mm_crc32_u64(crc, u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+        let mut crc = crc as u32;
+        let mut rest = words.remainder();
+        if let Some((w, tail)) = rest.split_first_chunk::<4>() {
+            crc = _mm_crc32_u32(crc, u32::from_le_bytes(*w));
+            rest = tail;
+        }
+        if let Some((w, tail)) = rest.split_first_chunk::<2>() {
+            crc = _mm_crc32_u16(crc, u16::from_le_bytes(*w));
+            rest = tail;
+        }
+        if let Some(&b) = rest.first() {
+            crc = _mm_crc32_u8(crc, b);
+        }
+        !crc
+    }
 }
 
 /// Reads records from bytes already in memory, without copying them: the same framing, skips
@@ -316,6 +421,17 @@ impl<'a> SliceRecords<'a> {
     /// counted by [`SliceRecords::finish`]).
     pub fn next_record(&mut self) -> Option<&'a [u8]> {
         loop {
+            match self.next_record_or_corrupt()? {
+                (_, false) => {}
+                (data, true) => return Some(data),
+            }
+        }
+    }
+
+    /// See [`RecordReader::next_record_or_corrupt`].
+    #[inline]
+    pub fn next_record_or_corrupt(&mut self) -> Option<(&'a [u8], bool)> {
+        loop {
             let window = &self.data[self.pos..];
             match frame(
                 window,
@@ -329,7 +445,12 @@ impl<'a> SliceRecords<'a> {
                     let start = self.pos + HEADER_LEN;
                     self.pos += total;
                     self.last = (start, start + len);
-                    return Some(&self.data[start..start + len]);
+                    return Some((&self.data[start..start + len], true));
+                }
+                Frame::Corrupt { len, total } => {
+                    let start = self.pos + HEADER_LEN;
+                    self.pos += total;
+                    return Some((&self.data[start..start + len], false));
                 }
             }
         }
@@ -357,6 +478,9 @@ impl<'a> SliceRecords<'a> {
 pub trait Records {
     /// The next valid record, `None` when no complete record is available.
     fn next(&mut self) -> io::Result<Option<&[u8]>>;
+    /// The next record with a valid header, and whether its data checksum holds (see
+    /// [`RecordReader::next_record_or_corrupt`]).
+    fn next_or_corrupt(&mut self) -> io::Result<Option<(&[u8], bool)>>;
     /// Whether the data checksum of the last record returned holds.
     fn last_ok(&self) -> bool;
     /// Final counts, pending bytes included.
@@ -366,6 +490,9 @@ pub trait Records {
 impl<R: Read> Records for RecordReader<R> {
     fn next(&mut self) -> io::Result<Option<&[u8]>> {
         self.next_record()
+    }
+    fn next_or_corrupt(&mut self) -> io::Result<Option<(&[u8], bool)>> {
+        self.next_record_or_corrupt()
     }
     fn last_ok(&self) -> bool {
         self.last_data_ok()
@@ -378,6 +505,9 @@ impl<R: Read> Records for RecordReader<R> {
 impl Records for SliceRecords<'_> {
     fn next(&mut self) -> io::Result<Option<&[u8]>> {
         Ok(self.next_record())
+    }
+    fn next_or_corrupt(&mut self) -> io::Result<Option<(&[u8], bool)>> {
+        Ok(self.next_record_or_corrupt())
     }
     fn last_ok(&self) -> bool {
         self.last_data_ok()
@@ -681,5 +811,57 @@ mod tests {
         let bytes = w.into_inner();
         let mut r = RecordReader::new(&bytes[..]);
         assert_eq!(read_all(&mut r), vec![b"hello".to_vec(), vec![]]);
+    }
+
+    #[test]
+    fn framing_checksums_match_masked_crc() {
+        let data: Vec<u8> = (0..300u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for sse42 in [false, crc::has_sse42()] {
+            for n in 0..data.len() {
+                assert_eq!(
+                    crc::data(&data[..n], sse42),
+                    MaskedCrc::compute(&data[..n]),
+                    "{n}"
+                );
+            }
+            for len in [0u64, 1, 24, 0x1234_5678_9abc_def0, u64::MAX] {
+                assert_eq!(
+                    crc::length(len, sse42),
+                    MaskedCrc::compute(&len.to_le_bytes())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_records_are_given_flagged_and_counted_the_same() {
+        let mut bytes = records(&[b"one", b"two", b"three"]);
+        bytes[HEADER_LEN + 3 + FOOTER_LEN + HEADER_LEN] ^= 1; // a data byte of "two"
+        let mut plain = SliceRecords::new(&bytes);
+        let mut flagged = SliceRecords::new(&bytes);
+        let mut got = Vec::new();
+        while let Some((r, ok)) = flagged.next_record_or_corrupt() {
+            got.push((r.to_vec(), ok));
+        }
+        assert_eq!(
+            got,
+            vec![
+                (b"one".to_vec(), true),
+                (b"uwo".to_vec(), false),
+                (b"three".to_vec(), true)
+            ]
+        );
+        while plain.next_record().is_some() {}
+        assert_eq!(plain.finish(), flagged.finish());
+        assert_eq!(flagged.finish().bad_data_crc, 1);
+        let mut streamed = RecordReader::new(ScriptedReader::new(vec![bytes.clone()]));
+        let mut n = 0;
+        while let Some((_, ok)) = streamed.next_record_or_corrupt().unwrap() {
+            n += usize::from(ok);
+        }
+        assert_eq!(n, 2);
+        assert_eq!(streamed.finish(), flagged.finish());
     }
 }

@@ -145,18 +145,8 @@ impl RestartScan {
                 continue;
             };
             let (step, wall_time) = (event.step, event.wall_time);
-            let is_start = match event.what {
-                What::Summary(_) => {
-                    self.max_step = Some(self.max_step.map_or(step, |m| m.max(step)));
-                    false
-                }
-                What::SessionLog(b) => {
-                    decode_session_log(b).is_ok_and(|s| s.status == SESSION_START)
-                }
-                _ => false,
-            };
             // Data checksums are skipped in this pass; check the few records that count.
-            if is_start && self.max_step.is_some_and(|m| m >= step) && reader.last_ok() {
+            if self.record(&event) && reader.last_ok() {
                 self.marks.push(Mark {
                     position: (i, index - 1),
                     restart: Restart {
@@ -168,6 +158,22 @@ impl RestartScan {
             }
         }
         Ok(())
+    }
+
+    /// Notes one event; true when it is a restart that supersedes an earlier value, provided
+    /// that its data checksum holds.
+    #[inline]
+    fn record(&mut self, event: &crate::event::EventRef<'_>) -> bool {
+        let step = event.step;
+        let is_start = match event.what {
+            What::Summary(_) => {
+                self.max_step = Some(self.max_step.map_or(step, |m| m.max(step)));
+                false
+            }
+            What::SessionLog(b) => decode_session_log(b).is_ok_and(|s| s.status == SESSION_START),
+            _ => false,
+        };
+        is_start && self.max_step.is_some_and(|m| m >= step)
     }
 }
 
@@ -181,25 +187,54 @@ struct ValuePass<'m> {
     next_mark: usize,
 }
 
+/// Why a single-pass read stopped early (see [`read_run_once`]).
+enum Stop {
+    /// A restart supersedes an earlier value.
+    Restart,
+    /// Reading failed.
+    Io,
+}
+
 impl ValuePass<'_> {
+    /// Reads one file's values. With `scan`, the file is read in one pass that also does what
+    /// [`RestartScan`] does, and stops as soon as it finds a restart that supersedes something
+    /// (the values given so far were all flagged as not superseded).
     fn file<F: FnMut(&Point<'_>)>(
         &mut self,
         i: usize,
         reader: &mut impl Records,
         report: &mut FileReport,
         f: &mut F,
-    ) {
+        mut scan: Option<&mut RestartScan>,
+    ) -> Result<(), Stop> {
         let mut index = 0u64;
         let mut issues = ValueIssues::default();
+        let mut stop = Ok(());
         loop {
-            let record = match reader.next() {
+            let (record, ok) = match reader.next_or_corrupt() {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
                 Err(e) => {
                     report.error = Some(e.to_string());
+                    if scan.is_some() {
+                        stop = Err(Stop::Io);
+                    }
                     break;
                 }
             };
+            let decoded = decode_event(record);
+            if let Some(scan) = scan.as_deref_mut() {
+                // What pass 1 does, which sees the records with a bad data checksum too.
+                if let Ok(event) = &decoded {
+                    if scan.record(event) && ok {
+                        stop = Err(Stop::Restart);
+                        break;
+                    }
+                }
+            }
+            if !ok {
+                continue;
+            }
             let position = (i, index);
             index += 1;
             while self.next_mark < self.marks.len()
@@ -208,7 +243,7 @@ impl ValuePass<'_> {
                 self.next_mark += 1;
             }
             let threshold = self.suffix_min[self.next_mark];
-            let event = match decode_event(record) {
+            let event = match decoded {
                 Ok(e) => e,
                 Err(_) => {
                     issues.undecodable_events += 1;
@@ -238,6 +273,7 @@ impl ValuePass<'_> {
         }
         report.damage = reader.final_damage();
         report.issues = issues;
+        stop
     }
 }
 
@@ -247,7 +283,24 @@ impl ValuePass<'_> {
 /// damaged records are skipped and counted, and the rest of the run is still read. Files are read
 /// twice: once to find restarts, then to give values with their `superseded` flag. Bytes appended
 /// to a file after the first pass started are not read.
-pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
+pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, f: F) -> RunReport {
+    match read(run, f, false) {
+        Ok(report) => report,
+        // Only single-pass reads stop early.
+        Err(_) => unreachable!("a two-pass read does not stop"),
+    }
+}
+
+/// Reads `run` like [`read_run`], but each file only once, for runs without restarts (the
+/// usual case): values are given with `superseded` false. Returns `None`, having stopped early,
+/// when the run has a restart that supersedes an earlier value, or when reading a file failed;
+/// the values given so far must then be discarded and the run read with [`read_run`], which
+/// gives the same values and report as this does when it returns `Some`.
+pub fn read_run_once<F: FnMut(&Point<'_>)>(run: &RunFiles, f: F) -> Option<RunReport> {
+    read(run, f, true).ok()
+}
+
+fn read<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F, once: bool) -> Result<RunReport, Stop> {
     let mut reports: Vec<FileReport> = run
         .files
         .iter()
@@ -267,7 +320,7 @@ pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
     // Otherwise files are streamed twice: reading again from the page cache costs less than
     // holding many files in memory.
     if reports.len() == 1 {
-        let mut finished: Option<(Vec<Mark>, Normalizer)> = None;
+        let mut finished: Option<Result<(Vec<Mark>, Normalizer), Stop>> = None;
         let done = IN_MEMORY.with(|cell| {
             let Ok(mut buf) = cell.try_borrow_mut() else {
                 return false; // a callback reading another run: stream that one
@@ -277,10 +330,12 @@ pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
                     let report = &mut reports[0];
                     report.size = size;
                     let mut scan = RestartScan::default();
-                    let mut records = SliceRecords::new(&buf).skip_data_checks();
-                    // Reading memory cannot fail.
-                    let _ = scan.file(0, &mut records);
-                    let marks = scan.marks;
+                    if !once {
+                        let mut records = SliceRecords::new(&buf).skip_data_checks();
+                        // Reading memory cannot fail.
+                        let _ = scan.file(0, &mut records);
+                    }
+                    let marks = std::mem::take(&mut scan.marks);
                     let suffix_min = suffix_minimum(&marks);
                     let mut pass = ValuePass {
                         normalizer: Normalizer::new(),
@@ -288,9 +343,10 @@ pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
                         suffix_min: &suffix_min,
                         next_mark: 0,
                     };
-                    pass.file(0, &mut SliceRecords::new(&buf), report, &mut f);
+                    let records = &mut SliceRecords::new(&buf);
+                    let result = pass.file(0, records, report, &mut f, once.then_some(&mut scan));
                     let normalizer = pass.normalizer;
-                    finished = Some((marks, normalizer));
+                    finished = Some(result.map(|()| (marks, normalizer)));
                     true
                 }
                 Ok(None) => false,
@@ -301,12 +357,12 @@ pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
             }
         });
         if done {
-            let (marks, normalizer) = finished.take().unwrap_or_default();
-            return finish_report(run, reports, marks, normalizer);
+            let (marks, normalizer) = finished.take().unwrap_or(Ok(Default::default()))?;
+            return Ok(finish_report(run, reports, marks, normalizer));
         }
     }
 
-    // Pass 1: sizes and restarts.
+    // Pass 1: sizes and restarts (a single-pass read finds them in pass 2).
     let mut scan = RestartScan::default();
     for (i, report) in reports.iter_mut().enumerate() {
         let (file, size) = match open(&report.path) {
@@ -317,12 +373,15 @@ pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
             }
         };
         report.size = size;
+        if once {
+            continue;
+        }
         let mut reader = RecordReader::new(file.take(size)).skip_data_checks();
         if let Err(e) = scan.file(i, &mut reader) {
             report.error = Some(e.to_string());
         }
     }
-    let marks = scan.marks;
+    let marks = std::mem::take(&mut scan.marks);
     let suffix_min = suffix_minimum(&marks);
 
     // Pass 2: values.
@@ -339,13 +398,18 @@ pub fn read_run<F: FnMut(&Point<'_>)>(run: &RunFiles, mut f: F) -> RunReport {
         match File::open(&report.path) {
             Ok(file) => {
                 let mut reader = RecordReader::new(file.take(report.size));
-                pass.file(i, &mut reader, report, &mut f);
+                pass.file(i, &mut reader, report, &mut f, once.then_some(&mut scan))?;
             }
-            Err(e) => report.error = Some(e.to_string()),
+            Err(e) => {
+                if once {
+                    return Err(Stop::Io);
+                }
+                report.error = Some(e.to_string())
+            }
         }
     }
     let normalizer = pass.normalizer;
-    finish_report(run, reports, marks, normalizer)
+    Ok(finish_report(run, reports, marks, normalizer))
 }
 
 /// `suffix_min[k]`: the smallest restart step among `marks[k..]` (`i64::MAX` past the end).
@@ -431,5 +495,42 @@ impl From<&Point<'_>> for OwnedPoint {
             superseded: p.superseded,
             file: p.file,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logdir::discover;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name)
+    }
+
+    #[test]
+    fn one_pass_reads_as_two_passes_or_declines() {
+        let mut runs = discover(&[fixture("logdir")]).unwrap().runs;
+        runs.extend(discover(&[fixture("damaged")]).unwrap().runs);
+        let mut declined = Vec::new();
+        for run in &runs {
+            let (two, two_report) = load_run(run);
+            let mut one = Vec::new();
+            match read_run_once(run, |p| one.push(OwnedPoint::from(p))) {
+                Some(report) => {
+                    // Equal, or with the same Debug form (NaN values).
+                    let name = run.run.as_str();
+                    assert_eq!(one.len(), two.len(), "{name}");
+                    for (a, b) in one.iter().zip(&two) {
+                        assert!(a == b || format!("{a:?}") == format!("{b:?}"), "{name}");
+                    }
+                    assert_eq!(report, two_report, "{name}");
+                }
+                None => declined.push(run.run.as_str().to_owned()),
+            }
+        }
+        // Only the run with a restart needs the two passes.
+        assert_eq!(declined, ["tbx_restart"]);
     }
 }

@@ -246,15 +246,54 @@ struct Key {
     file: u32,
 }
 
+/// `a == b`, quicker than a call to `memcmp` for the short strings that tags are.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+    match n {
+        0 => true,
+        1..=7 => a == b,
+        // Two overlapping words cover the whole string.
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => word(a, 0) == word(b, 0) && a[8..] == b[8..],
+    }
+}
+
+/// One scalar row, in reading order.
+#[derive(Debug, Clone, Copy)]
+struct ScalarRow {
+    step: i64,
+    wall_time: f64,
+    value: f64,
+    /// Index into [`RunRows::tags`].
+    tag: u32,
+    file: u32,
+    dtype: i32,
+    superseded: bool,
+}
+
+/// No tag id.
+const NO_TAG: u32 = u32::MAX;
+
 /// Rows of one run, collected from its values; see [`RunRows::push`].
 #[derive(Debug, Default)]
 pub struct RunRows {
     /// Tag names, by id.
     tags: Vec<String>,
     tag_ids: FxHashMap<Box<str>, u32>,
+    /// For each tag id, the id of the tag that came after it last time: writers log the same
+    /// tags in the same order step after step, so this usually names the next tag without a
+    /// hash lookup.
+    next_tag: Vec<u32>,
+    /// The id of the last tag looked up, or [`NO_TAG`].
+    last_tag: u32,
     /// Which value tables to fill.
     enabled: [bool; 7],
-    scalars: Vec<(Key, f64, i32)>,
+    scalars: Vec<ScalarRow>,
     histograms: Vec<(Key, crate::value::Histogram)>,
     images: Vec<(Key, crate::value::Image)>,
     audio: Vec<(Key, crate::value::Audio)>,
@@ -289,6 +328,7 @@ impl RunRows {
         RunRows {
             enabled,
             purge,
+            last_tag: NO_TAG,
             ..Default::default()
         }
     }
@@ -300,19 +340,81 @@ impl RunRows {
             .is_some_and(|i| self.enabled[i])
     }
 
+    #[inline(always)]
     fn tag_id(&mut self, tag: &str) -> u32 {
+        let last = self.last_tag;
+        if let Some(&guess) = self.next_tag.get(last as usize) {
+            if self
+                .tags
+                .get(guess as usize)
+                .is_some_and(|t| same(t.as_bytes(), tag.as_bytes()))
+            {
+                self.last_tag = guess;
+                return guess;
+            }
+        }
+        let id = self.lookup_tag(tag);
+        if let Some(next) = self.next_tag.get_mut(last as usize) {
+            *next = id;
+        }
+        self.last_tag = id;
+        id
+    }
+
+    #[inline(never)]
+    fn lookup_tag(&mut self, tag: &str) -> u32 {
         if let Some(&id) = self.tag_ids.get(tag) {
             return id;
         }
         let id = self.tags.len() as u32;
         self.tags.push(tag.to_owned());
         self.tag_ids.insert(tag.into(), id);
+        self.next_tag.push(NO_TAG);
         id
+    }
+
+    /// The run's step and time range so far, with a value at `step` and `wall_time`.
+    #[inline]
+    fn note_range(&mut self, step: i64, w: f64) {
+        self.steps = Some(match self.steps {
+            None => (step, step),
+            Some((a, b)) => (a.min(step), b.max(step)),
+        });
+        self.wall_times = Some(match self.wall_times {
+            None => (w, w),
+            Some((a, b)) => (a.min(w), b.max(w)),
+        });
     }
 
     /// Adds one value. Session ends set the run's status; graphs and session logs are not
     /// tabulated.
     pub fn push(&mut self, p: &Point<'_>) {
+        if let Value::Scalar(s) = &p.value {
+            // The common case, as below without the other kinds.
+            self.note_range(p.step.0, p.wall_time.0);
+            if p.superseded {
+                self.superseded += 1;
+                if self.purge {
+                    return;
+                }
+            }
+            self.counts[0] += 1;
+            if !self.enabled[0] {
+                return;
+            }
+            self.bytes += value_bytes(&p.value);
+            let tag = self.tag_id(p.tag);
+            self.scalars.push(ScalarRow {
+                step: p.step.0,
+                wall_time: p.wall_time.0,
+                value: s.value,
+                tag,
+                file: p.file as u32,
+                dtype: s.dtype,
+                superseded: p.superseded,
+            });
+            return;
+        }
         if let Value::Hparams(h) = &p.value {
             if let Hparams::SessionEnd(e) = &**h {
                 self.status = Some(hparams_status_name(e.status));
@@ -328,15 +430,8 @@ impl RunRows {
             Value::Hparams(h) if matches!(**h, Hparams::SessionStart(_)) => Table::Hparams,
             _ => return,
         };
-        self.steps = Some(match self.steps {
-            None => (p.step.0, p.step.0),
-            Some((a, b)) => (a.min(p.step.0), b.max(p.step.0)),
-        });
         let w = p.wall_time.0;
-        self.wall_times = Some(match self.wall_times {
-            None => (w, w),
-            Some((a, b)) => (a.min(w), b.max(w)),
-        });
+        self.note_range(p.step.0, w);
         if p.superseded {
             self.superseded += 1;
             if self.purge {
@@ -363,7 +458,6 @@ impl RunRows {
             file: p.file as u32,
         };
         match &p.value {
-            Value::Scalar(s) => self.scalars.push((key, s.value, s.dtype)),
             Value::Histogram(h) => self.histograms.push((key, (**h).clone())),
             Value::Image(i) => self.images.push((key, (**i).clone())),
             Value::Audio(a) => self.audio.push((key, (**a).clone())),
@@ -461,16 +555,69 @@ impl RunRows {
         let schema = table.schema();
         let cols: Vec<ArrayRef> = match table {
             Table::Scalars => {
-                let rows = sorted(&self.scalars, |r| &r.0, &rank);
-                let mut c = key_columns(rows.iter().map(|r| &r.0), run, &rank, &sorted_tags)?;
-                c.push(Arc::new(Float64Array::from_iter_values(
-                    rows.iter().map(|r| r.1),
-                )));
-                c.push(dict_column(rows.iter().map(|r| r.2), |d| {
-                    dtype::name(d).into_owned()
-                })?);
-                c.extend(tail_columns(rows.iter().map(|r| &r.0), &files)?);
-                c
+                let rows = &self.scalars;
+                let n = rows.len();
+                // Rows grouped by tag rank with a counting sort, in reading order within a
+                // tag, written straight into the columns.
+                let mut start = vec![0usize; rank.len() + 1];
+                for r in rows {
+                    start[rank[r.tag as usize] as usize + 1] += 1;
+                }
+                for g in 1..start.len() {
+                    start[g] += start[g - 1];
+                }
+                let mut next = start.clone();
+                let mut tag_keys = vec![0i32; n];
+                let mut steps = vec![0i64; n];
+                let mut wall_times = vec![0f64; n];
+                let mut values = vec![0f64; n];
+                let mut dtype_of = vec![0i32; n];
+                let mut superseded = vec![false; n];
+                let mut file_keys = vec![0i32; n];
+                for r in rows {
+                    let g = rank[r.tag as usize] as usize;
+                    let i = next[g];
+                    next[g] += 1;
+                    tag_keys[i] = g as i32;
+                    steps[i] = r.step;
+                    wall_times[i] = r.wall_time;
+                    values[i] = r.value;
+                    dtype_of[i] = r.dtype;
+                    superseded[i] = r.superseded;
+                    file_keys[i] = r.file as i32;
+                }
+                // Each tag's rows by step, keeping reading order among equal steps; they
+                // nearly always are in step order already.
+                for w in start.windows(2) {
+                    let (a, b) = (w[0], w[1]);
+                    if steps[a..b].is_sorted() {
+                        continue;
+                    }
+                    let mut perm: Vec<usize> = (a..b).collect();
+                    perm.sort_by_key(|&i| steps[i]);
+                    fn permute<T: Copy>(v: &mut [T], perm: &[usize], a: usize) {
+                        let sorted: Vec<T> = perm.iter().map(|&i| v[i]).collect();
+                        v[a..a + sorted.len()].copy_from_slice(&sorted);
+                    }
+                    permute(&mut steps, &perm, a);
+                    permute(&mut wall_times, &perm, a);
+                    permute(&mut values, &perm, a);
+                    permute(&mut dtype_of, &perm, a);
+                    permute(&mut superseded, &perm, a);
+                    permute(&mut file_keys, &perm, a);
+                }
+                let tag_values: ArrayRef = Arc::new(StringArray::from(sorted_tags.to_vec()));
+                let file_values: ArrayRef = Arc::new(StringArray::from(files.to_vec()));
+                vec![
+                    run_column(run, n)?,
+                    dictionary(tag_keys, tag_values)?,
+                    Arc::new(Int64Array::from(steps)),
+                    Arc::new(Float64Array::from(wall_times)),
+                    Arc::new(Float64Array::from(values)),
+                    dict_column(dtype_of.into_iter(), |d| dtype::name(d).into_owned())?,
+                    Arc::new(BooleanArray::from(superseded)),
+                    dictionary(file_keys, file_values)?,
+                ]
             }
             Table::Histograms => {
                 let rows = sorted(&self.histograms, |r| &r.0, &rank);
@@ -783,13 +930,27 @@ fn sorted<'r, T>(rows: &'r [T], key: impl Fn(&T) -> &Key, rank: &[u32]) -> Vec<&
     order.iter().map(|&i| &rows[i as usize]).collect()
 }
 
+/// A dictionary array of `values` indexed by `keys`, with one quick check that every key is in
+/// range (the one `DictionaryArray::try_new` makes takes several times longer).
+fn dictionary(keys: Vec<i32>, values: ArrayRef) -> Result<ArrayRef, ArrowError> {
+    // Negative keys become large as u32.
+    let max = keys.iter().fold(0u32, |m, &k| m.max(k as u32));
+    if !keys.is_empty() && max as usize >= values.len() {
+        return Err(ArrowError::InvalidArgumentError(format!(
+            "dictionary key {max} out of range for {} values",
+            values.len()
+        )));
+    }
+    // SAFETY: every key indexes `values`, checked just above; the keys have no nulls.
+    let array =
+        unsafe { DictionaryArray::<Int32Type>::new_unchecked(Int32Array::from(keys), values) };
+    Ok(Arc::new(array))
+}
+
 /// A dictionary column holding `run` in all `n` rows.
 fn run_column(run: &str, n: usize) -> Result<ArrayRef, ArrowError> {
-    let keys = Int32Array::from(vec![0; n]);
     let values: ArrayRef = Arc::new(StringArray::from(vec![run]));
-    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
-        keys, values,
-    )?))
+    dictionary(vec![0; n], values)
 }
 
 /// A dictionary column from per-row keys, each distinct key named once by `name`.
@@ -813,10 +974,7 @@ fn dict_column<K: std::hash::Hash + Eq + Copy>(
         keys.push(id);
     }
     let values: ArrayRef = Arc::new(StringArray::from(values));
-    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
-        Int32Array::from(keys),
-        values,
-    )?))
+    dictionary(keys, values)
 }
 
 fn key_columns<'a>(
@@ -826,11 +984,11 @@ fn key_columns<'a>(
     sorted_tags: &[&str],
 ) -> Result<Vec<ArrayRef>, ArrowError> {
     let n = keys.clone().count();
-    let tag_keys = Int32Array::from_iter_values(keys.clone().map(|k| rank[k.tag as usize] as i32));
+    let tag_keys: Vec<i32> = keys.clone().map(|k| rank[k.tag as usize] as i32).collect();
     let tag_values: ArrayRef = Arc::new(StringArray::from(sorted_tags.to_vec()));
     Ok(vec![
         run_column(run, n)?,
-        Arc::new(DictionaryArray::<Int32Type>::try_new(tag_keys, tag_values)?),
+        dictionary(tag_keys, tag_values)?,
         Arc::new(Int64Array::from_iter_values(keys.clone().map(|k| k.step))),
         Arc::new(Float64Array::from_iter_values(keys.map(|k| k.wall_time))),
     ])
@@ -840,16 +998,13 @@ fn tail_columns<'a>(
     keys: impl Iterator<Item = &'a Key> + Clone,
     files: &[String],
 ) -> Result<Vec<ArrayRef>, ArrowError> {
-    let file_keys = Int32Array::from_iter_values(keys.clone().map(|k| k.file as i32));
+    let file_keys: Vec<i32> = keys.clone().map(|k| k.file as i32).collect();
     let file_values: ArrayRef = Arc::new(StringArray::from(files.to_vec()));
     Ok(vec![
         Arc::new(BooleanArray::from(
             keys.map(|k| k.superseded).collect::<Vec<_>>(),
         )),
-        Arc::new(DictionaryArray::<Int32Type>::try_new(
-            file_keys,
-            file_values,
-        )?),
+        dictionary(file_keys, file_values)?,
     ])
 }
 
@@ -860,4 +1015,43 @@ fn shape_column<'a>(shapes: impl Iterator<Item = &'a Vec<i64>>) -> ArrayRef {
         b.append(true);
     }
     Arc::new(b.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_compares_like_eq() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefgi",
+            "train/loss",
+            "train/lost",
+            "perf/samples_per_sec",
+            "perf/samples_per_seb",
+            "xerf/samples_per_sec",
+            "perf/samples_per_secs",
+            "val/mAP",
+            "val/map",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(same(a.as_bytes(), b.as_bytes()), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn tag_ids_follow_the_usual_order_and_any_other() {
+        let mut rows = RunRows::new(&[], false);
+        let seq = ["a", "b", "c", "a", "b", "c", "c", "a", "d", "b", "a", "a"];
+        let ids: Vec<u32> = seq.iter().map(|t| rows.tag_id(t)).collect();
+        assert_eq!(ids, [0, 1, 2, 0, 1, 2, 2, 0, 3, 1, 0, 0]);
+        assert_eq!(rows.tags, ["a", "b", "c", "d"]);
+    }
 }

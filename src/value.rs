@@ -486,6 +486,9 @@ pub struct TagMetadata {
 pub struct Normalizer {
     /// First metadata per tag; never replaced once set.
     tags: FxHashMap<Box<str>, TagMetadata>,
+    /// Whether any tag's metadata is of the hparams plugin (most runs have none, and then
+    /// values need no lookup to tell).
+    any_hparams: bool,
 }
 
 impl Normalizer {
@@ -499,8 +502,9 @@ impl Normalizer {
         self.tags.get(tag)
     }
 
+    #[inline(always)]
     fn is_hparams(&self, tag: &str) -> bool {
-        self.tags.get(tag).is_some_and(|m| m.plugin == "hparams")
+        self.any_hparams && self.tags.get(tag).is_some_and(|m| m.plugin == "hparams")
     }
 
     /// All tags that carried metadata, with it.
@@ -512,6 +516,7 @@ impl Normalizer {
     ///
     /// Damaged input never stops the caller: a summary value that cannot be interpreted is
     /// skipped and counted in `issues`, the other values of the event are still given.
+    #[inline(always)]
     pub fn event<F: FnMut(&str, Value)>(
         &mut self,
         event: &EventRef<'_>,
@@ -527,6 +532,20 @@ impl Normalizer {
                     }
                 }
             }
+            _ => self.other_event(event, issues, f),
+        }
+    }
+
+    /// [`Normalizer::event`] for events that are not summaries.
+    #[inline(never)]
+    fn other_event<F: FnMut(&str, Value)>(
+        &mut self,
+        event: &EventRef<'_>,
+        issues: &mut ValueIssues,
+        mut f: F,
+    ) {
+        match event.what {
+            What::Summary(_) => {}
             What::GraphDef(b) => f(special_tags::GRAPH, blob(BlobKind::GraphDef, b)),
             What::MetaGraphDef(b) => f(special_tags::META_GRAPH, blob(BlobKind::MetaGraphDef, b)),
             What::TaggedRunMetadata(b) => match pb::TaggedRunMetadata::decode(b) {
@@ -568,7 +587,35 @@ impl Normalizer {
         }
     }
 
+    #[inline(always)]
     fn summary_value<F: FnMut(&str, Value)>(
+        &mut self,
+        v: &SummaryValueRef<'_>,
+        issues: &mut ValueIssues,
+        f: &mut F,
+    ) {
+        // The common case, what the general path below does for a TF1 scalar without metadata.
+        if let (ValueRef::Simple(x), None) = (v.value, v.metadata) {
+            let (tag, lossy) = lossy_utf8(v.tag_bytes());
+            if !self.is_hparams(&tag) {
+                if lossy {
+                    issues.invalid_utf8 += 1;
+                }
+                f(
+                    &tag,
+                    Value::Scalar(Scalar {
+                        value: f64::from(x),
+                        dtype: dtype::FLOAT,
+                    }),
+                );
+                return;
+            }
+        }
+        self.summary_value_general(v, issues, f);
+    }
+
+    #[inline(never)]
+    fn summary_value_general<F: FnMut(&str, Value)>(
         &mut self,
         v: &SummaryValueRef<'_>,
         issues: &mut ValueIssues,
@@ -604,6 +651,7 @@ impl Normalizer {
                     description: text(m.description, issues),
                     data_class: m.data_class,
                 };
+                self.any_hparams |= meta.plugin == "hparams";
                 self.tags
                     .insert(tag.clone().into_owned().into_boxed_str(), meta);
             }

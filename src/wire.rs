@@ -54,14 +54,23 @@ impl<'a> Fields<'a> {
 /// Reads a varint from the front of `buf`, advancing it.
 #[inline]
 pub fn read_varint(buf: &mut &[u8]) -> Result<u64, WireError> {
-    // Most keys, lengths and small steps fit in one byte.
-    if let Some((&byte, rest)) = buf.split_first() {
-        if byte < 0x80 {
+    // Most keys and lengths fit in one byte, most steps in two or three.
+    let b: &[u8] = buf;
+    match *b {
+        [b0, ref rest @ ..] if b0 < 0x80 => {
             *buf = rest;
-            return Ok(u64::from(byte));
+            Ok(u64::from(b0))
         }
+        [b0, b1, ref rest @ ..] if b1 < 0x80 => {
+            *buf = rest;
+            Ok(u64::from(b0 & 0x7f) | u64::from(b1) << 7)
+        }
+        [b0, b1, b2, ref rest @ ..] if b2 < 0x80 => {
+            *buf = rest;
+            Ok(u64::from(b0 & 0x7f) | u64::from(b1 & 0x7f) << 7 | u64::from(b2) << 14)
+        }
+        _ => read_varint_slow(buf),
     }
-    read_varint_slow(buf)
 }
 
 #[cold]
@@ -201,6 +210,18 @@ impl<'a> Cursor<'a> {
         take(&mut self.buf, len)
     }
 
+    /// When the message goes on with a length-delimited field of one-byte key `key` whose
+    /// length fits in one byte: that field's payload and the bytes after it.
+    #[inline]
+    pub fn short_field(&self, key: u8) -> Option<(&'a [u8], &'a [u8])> {
+        match *self.buf {
+            [k, len, ref rest @ ..] if k == key && len < 0x80 && rest.len() >= len as usize => {
+                Some(rest.split_at(len as usize))
+            }
+            _ => None,
+        }
+    }
+
     /// Skips the payload of a field with the given key.
     #[inline]
     pub fn skip(&mut self, key: u64) -> Result<(), WireError> {
@@ -251,5 +272,37 @@ mod tests {
         let msg = [0x12, 0x05, b'h'];
         let got: Vec<_> = Fields::new(&msg).collect();
         assert_eq!(got, vec![Err(WireError::Truncated)]);
+    }
+
+    #[test]
+    fn short_varints_read_as_the_general_loop_does() {
+        let mut cases: Vec<Vec<u8>> = vec![vec![], vec![0x80], vec![0x80, 0x80], vec![0xff; 3]];
+        for v in [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            2_097_151,
+            2_097_152,
+            u64::MAX,
+        ] {
+            let mut b = Vec::new();
+            let mut x = v;
+            while x >= 0x80 {
+                b.push(x as u8 | 0x80);
+                x >>= 7;
+            }
+            b.push(x as u8);
+            b.push(0x42);
+            cases.push(b);
+        }
+        for c in cases {
+            let (mut fast, mut slow): (&[u8], &[u8]) = (&c, &c);
+            assert_eq!(read_varint(&mut fast), read_varint_slow(&mut slow), "{c:?}");
+            assert_eq!(fast, slow, "{c:?}");
+        }
     }
 }
