@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+mod delta;
 mod dict;
 
 use crate::glob::Glob;
@@ -685,7 +686,7 @@ impl Sink {
 /// One encoded column chunk of a row group.
 enum Chunk {
     Arrow(ArrowColumnChunk),
-    Dict(dict::DictChunk),
+    Raw(dict::RawChunk),
 }
 
 /// Appends a row group of encoded column chunks to a file.
@@ -697,7 +698,7 @@ fn append_row_group<W: io::Write + Send>(
     for c in chunks {
         match c {
             Chunk::Arrow(c) => c.append_to_row_group(&mut rg)?,
-            Chunk::Dict(c) => c.append_to_row_group(&mut rg)?,
+            Chunk::Raw(c) => c.append_to_row_group(&mut rg)?,
         }
     }
     rg.close()?;
@@ -708,9 +709,20 @@ fn append_row_group<W: io::Write + Send>(
 /// a whole (partition) file, already written.
 type Encoded = Result<Option<Vec<Chunk>>, ConvertError>;
 
+/// How a column of a row group is encoded.
+#[derive(Clone, Copy, PartialEq)]
+enum Encoder {
+    /// With its Arrow column writer(s).
+    Arrow,
+    /// `dictionary<int32, utf8>`, from the keys ([`dict`]).
+    Dict,
+    /// `step`, DELTA_BINARY_PACKED ([`delta`]).
+    Delta,
+}
+
 /// Encodes `batches` as one row group: `dictionary<int32, utf8>` columns from their keys (see
-/// [`dict`]), the others with the Arrow column writers. `leaves` describes the file's leaf
-/// columns, in the order of `writers`.
+/// [`dict`]), steps with [`delta`], the others with the Arrow column writers. `leaves`
+/// describes the file's leaf columns, in the order of `writers`.
 fn encode_row_group(
     writers: Vec<ArrowColumnWriter>,
     leaves: &[ColumnDescPtr],
@@ -727,8 +739,18 @@ fn encode_row_group(
     // Per field: its first leaf, its number of leaves, and (dictionary fields) its arrays.
     let mut first_leaf = vec![0usize; fields.len()];
     let mut leaf_count = vec![0usize; fields.len()];
-    let mut dict_arrays: Vec<Vec<&dyn arrow_array::Array>> = vec![Vec::new(); fields.len()];
-    let is_dict: Vec<bool> = fields.iter().map(|f| dict::handles(f)).collect();
+    let mut own_arrays: Vec<Vec<&dyn arrow_array::Array>> = vec![Vec::new(); fields.len()];
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let encoders: Vec<Encoder> = fields
+        .iter()
+        .map(|f| match () {
+            // Without rows, every column goes through its writer.
+            _ if rows == 0 => Encoder::Arrow,
+            _ if dict::handles(f) => Encoder::Dict,
+            _ if delta::handles(f) => Encoder::Delta,
+            _ => Encoder::Arrow,
+        })
+        .collect();
     for (b, batch) in batches.iter().enumerate() {
         if batch.num_columns() != fields.len() {
             return Err(mismatch());
@@ -736,8 +758,8 @@ fn encode_row_group(
         let mut leaf = 0usize;
         for (i, (field, column)) in fields.iter().zip(batch.columns()).enumerate() {
             let start = leaf;
-            if is_dict[i] {
-                dict_arrays[i].push(column.as_ref());
+            if encoders[i] != Encoder::Arrow {
+                own_arrays[i].push(column.as_ref());
                 leaf += 1;
             } else {
                 for l in compute_leaves(field, column).map_err(parquet_err(table))? {
@@ -768,11 +790,14 @@ fn encode_row_group(
     let mut chunks = Vec::with_capacity(writers.len());
     for i in 0..fields.len() {
         let first = first_leaf[i];
-        if is_dict[i] {
+        if encoders[i] != Encoder::Arrow {
             let descr = leaves.get(first).ok_or_else(mismatch)?.clone();
-            chunks.push(Chunk::Dict(
-                dict::encode(descr, &dict_arrays[i]).map_err(parquet_err(table))?,
-            ));
+            let arrays = &own_arrays[i];
+            let chunk = match encoders[i] {
+                Encoder::Dict => dict::encode(descr, arrays),
+                _ => delta::encode(descr, arrays),
+            };
+            chunks.push(Chunk::Raw(chunk.map_err(parquet_err(table))?));
         } else {
             for leaf in first..first + leaf_count[i] {
                 let w = writers

@@ -292,6 +292,45 @@ fn decode_summary_value_fields<'a>(
     Ok(v)
 }
 
+/// The most common event of all, decoded in one go: a TF1 scalar as PyTorch and TF1 write it,
+/// `wall_time`, `step` and a summary of one value that holds only a tag and a `simple_value`.
+/// Returns `(wall_time, step, tag, simple_value)`, or `None` for any other layout; for these
+/// bytes, [`decode_event`] and [`summary_values`] give the same event and value.
+#[inline(always)]
+pub fn simple_scalar_event(data: &[u8]) -> Option<(f64, i64, &[u8], f32)> {
+    let mut rest = data;
+    let mut wall_time = 0.0;
+    let mut step = 0;
+    // Fields at their default value (step 0) are left out by writers.
+    if let [0x09, a, b, c, d, e, f, g, h, ref tail @ ..] = *rest {
+        wall_time = f64::from_le_bytes([a, b, c, d, e, f, g, h]);
+        rest = tail;
+    }
+    if let [0x10, ref tail @ ..] = *rest {
+        let mut t = tail;
+        step = crate::wire::read_varint(&mut t).ok()? as i64;
+        rest = t;
+    }
+    // summary (5) { value (1) { tag (1), simple_value (2) } }, all lengths one byte.
+    match *rest {
+        [0x2a, len, 0x0a, value_len, 0x0a, tag_len, ref tail @ ..]
+            if usize::from(len) == rest.len() - 2
+                && usize::from(value_len) == rest.len() - 4
+                && usize::from(tag_len) + 5 == tail.len()
+                && len < 0x80 =>
+        {
+            let (tag, value) = tail.split_at(usize::from(tag_len));
+            match *value {
+                [0x15, a, b, c, d] => {
+                    Some((wall_time, step, tag, f32::from_le_bytes([a, b, c, d])))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 /// `SummaryMetadata`, decoded with its strings as raw bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct MetadataRef<'a> {
@@ -507,6 +546,20 @@ mod tests {
             assert_eq!(format!("{a:?}"), format!("{b:?}"));
         };
         for input in &inputs {
+            if let Some((wall_time, step, tag, x)) = simple_scalar_event(input) {
+                let event = decode_event(input).unwrap();
+                same(&(event.wall_time, event.step), &(wall_time, step));
+                let What::Summary(summary) = event.what else {
+                    panic!("not a summary: {input:?}")
+                };
+                let values: Vec<_> = summary_values(summary).collect();
+                let want = SummaryValueRef {
+                    tag,
+                    value: ValueRef::Simple(x),
+                    ..Default::default()
+                };
+                same(&values, &vec![Ok::<_, DecodeError>(want)]);
+            }
             same(
                 &decode_event(input),
                 &decode_event_fields(EventRef::default(), input),

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::event::{decode_event, decode_session_log, What, SESSION_START};
+use crate::event::{decode_event, decode_session_log, simple_scalar_event, What, SESSION_START};
 use crate::logdir::RunFiles;
 use crate::record::{Damage, RecordReader, Records, SliceRecords};
 use crate::types::{Run, Step, WallTime};
@@ -160,6 +160,12 @@ impl RestartScan {
         Ok(())
     }
 
+    /// Notes a summary event at `step`.
+    #[inline(always)]
+    fn summary(&mut self, step: i64) {
+        self.max_step = Some(self.max_step.map_or(step, |m| m.max(step)));
+    }
+
     /// Notes one event; true when it is a restart that supersedes an earlier value, provided
     /// that its data checksum holds.
     #[inline]
@@ -167,7 +173,7 @@ impl RestartScan {
         let step = event.step;
         let is_start = match event.what {
             What::Summary(_) => {
-                self.max_step = Some(self.max_step.map_or(step, |m| m.max(step)));
+                self.summary(step);
                 false
             }
             What::SessionLog(b) => decode_session_log(b).is_ok_and(|s| s.status == SESSION_START),
@@ -196,6 +202,16 @@ enum Stop {
 }
 
 impl ValuePass<'_> {
+    /// The smallest step of the restarts after the record at `position`: values at this step
+    /// or later are superseded.
+    #[inline(always)]
+    fn threshold(&mut self, position: Position) -> i64 {
+        while self.next_mark < self.marks.len() && self.marks[self.next_mark].position <= position {
+            self.next_mark += 1;
+        }
+        self.suffix_min[self.next_mark]
+    }
+
     /// Reads one file's values. With `scan`, the file is read in one pass that also does what
     /// [`RestartScan`] does, and stops as soon as it finds a restart that supersedes something
     /// (the values given so far were all flagged as not superseded).
@@ -222,6 +238,32 @@ impl ValuePass<'_> {
                     break;
                 }
             };
+            if let Some((wall_time, step, tag, x)) = simple_scalar_event(record) {
+                // The usual scalar event, as below without building the general structures.
+                if let Some(scan) = scan.as_deref_mut() {
+                    scan.summary(step);
+                }
+                if !ok {
+                    continue;
+                }
+                let threshold = self.threshold((i, index));
+                index += 1;
+                report.events += 1;
+                let emit = |tag: &str, value: Value| {
+                    let superseded = step >= threshold && supersedable(&value);
+                    f(&Point {
+                        tag,
+                        step: Step(step),
+                        wall_time: WallTime(wall_time),
+                        value,
+                        superseded,
+                        file: i,
+                    });
+                };
+                self.normalizer
+                    .simple_scalar_event(tag, x, &mut issues, emit);
+                continue;
+            }
             let decoded = decode_event(record);
             if let Some(scan) = scan.as_deref_mut() {
                 // What pass 1 does, which sees the records with a bad data checksum too.
@@ -235,14 +277,8 @@ impl ValuePass<'_> {
             if !ok {
                 continue;
             }
-            let position = (i, index);
+            let threshold = self.threshold((i, index));
             index += 1;
-            while self.next_mark < self.marks.len()
-                && self.marks[self.next_mark].position <= position
-            {
-                self.next_mark += 1;
-            }
-            let threshold = self.suffix_min[self.next_mark];
             let event = match decoded {
                 Ok(e) => e,
                 Err(_) => {

@@ -596,22 +596,59 @@ impl Normalizer {
     ) {
         // The common case, what the general path below does for a TF1 scalar without metadata.
         if let (ValueRef::Simple(x), None) = (v.value, v.metadata) {
-            let (tag, lossy) = lossy_utf8(v.tag_bytes());
-            if !self.is_hparams(&tag) {
-                if lossy {
-                    issues.invalid_utf8 += 1;
-                }
-                f(
-                    &tag,
-                    Value::Scalar(Scalar {
-                        value: f64::from(x),
-                        dtype: dtype::FLOAT,
-                    }),
-                );
+            if self.simple_scalar(v.tag_bytes(), x, issues, f) {
                 return;
             }
         }
         self.summary_value_general(v, issues, f);
+    }
+
+    /// Gives a summary value that holds only `tag` and a `simple_value`, as
+    /// [`Normalizer::event`] does; false when it must take the general path instead (an hparams
+    /// tag).
+    #[inline(always)]
+    fn simple_scalar<F: FnMut(&str, Value)>(
+        &mut self,
+        tag: &[u8],
+        x: f32,
+        issues: &mut ValueIssues,
+        f: &mut F,
+    ) -> bool {
+        let (tag, lossy) = lossy_utf8(tag);
+        if self.is_hparams(&tag) {
+            return false;
+        }
+        if lossy {
+            issues.invalid_utf8 += 1;
+        }
+        f(
+            &tag,
+            Value::Scalar(Scalar {
+                value: f64::from(x),
+                dtype: dtype::FLOAT,
+            }),
+        );
+        true
+    }
+
+    /// [`Normalizer::event`] for an event of one summary value that holds only `tag` and a
+    /// `simple_value` (see [`crate::event::simple_scalar_event`]).
+    #[inline(always)]
+    pub fn simple_scalar_event<F: FnMut(&str, Value)>(
+        &mut self,
+        tag: &[u8],
+        x: f32,
+        issues: &mut ValueIssues,
+        mut f: F,
+    ) {
+        if !self.simple_scalar(tag, x, issues, &mut f) {
+            let v = SummaryValueRef {
+                tag,
+                value: ValueRef::Simple(x),
+                ..Default::default()
+            };
+            self.summary_value_general(&v, issues, &mut f);
+        }
     }
 
     #[inline(never)]

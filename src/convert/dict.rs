@@ -30,15 +30,20 @@ use parquet::schema::types::ColumnDescPtr;
 use rustc_hash::FxHashMap;
 
 /// Rows per data page, as the Arrow writer's default page row limit.
-const PAGE_ROWS: usize = 20_000;
+pub(super) const PAGE_ROWS: usize = 20_000;
 
-/// An encoded column chunk, ready to be appended to its row group.
-pub struct DictChunk {
+/// A column chunk encoded here, ready to be appended to its row group.
+pub struct RawChunk {
     bytes: Vec<u8>,
     close: ColumnCloseResult,
 }
 
-impl DictChunk {
+impl RawChunk {
+    /// A chunk of `bytes` (its pages, offsets relative to their start) described by `close`.
+    pub(super) fn new(bytes: Vec<u8>, close: ColumnCloseResult) -> Self {
+        RawChunk { bytes, close }
+    }
+
     /// Appends the chunk as the row group's next column.
     pub fn append_to_row_group<W: io::Write + Send>(
         self,
@@ -50,7 +55,7 @@ impl DictChunk {
 
 /// The chunk's bytes as the `Bytes` that [`SerializedRowGroupWriter::append_column`] reads
 /// from (a page buffer has that type; the `bytes` crate is not a dependency of its own).
-fn chunk_reader(bytes: Vec<u8>) -> impl ChunkReader {
+pub(super) fn chunk_reader(bytes: Vec<u8>) -> impl ChunkReader {
     Page::DictionaryPage {
         buf: bytes.into(),
         num_values: 0,
@@ -70,7 +75,7 @@ pub fn handles(field: &Field) -> bool {
 
 /// Encodes the rows of `arrays` (one row group's batches of one column, in order) into a
 /// column chunk described by `descr` (a required BYTE_ARRAY UTF8 leaf).
-pub fn encode(descr: ColumnDescPtr, arrays: &[&dyn Array]) -> Result<DictChunk> {
+pub fn encode(descr: ColumnDescPtr, arrays: &[&dyn Array]) -> Result<RawChunk> {
     // Merge the batches' dictionaries, numbering values in order of first use, and turn the
     // rows into runs of equal values (few: rows are sorted by run and tag).
     let mut values: Vec<&str> = Vec::new();
@@ -272,7 +277,7 @@ pub fn encode(descr: ColumnDescPtr, arrays: &[&dyn Array]) -> Result<DictChunk> 
     } else {
         None
     };
-    Ok(DictChunk {
+    Ok(RawChunk {
         close: ColumnCloseResult {
             bytes_written: bytes.len() as u64,
             rows_written: rows as u64,
@@ -339,7 +344,7 @@ fn bit_pack(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
     debug_assert_eq!(bits, 0);
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
