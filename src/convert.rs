@@ -1079,6 +1079,28 @@ fn read_item(
     Ok((batches, report))
 }
 
+/// The next message of the pipeline's tasks. On a thread of the pool itself (a caller inside
+/// `ThreadPool::install`), waiting would hold back the tasks it waits for, so it runs them
+/// meanwhile.
+fn receive(rx: &std::sync::mpsc::Receiver<Msg>) -> Result<Msg, std::sync::mpsc::RecvError> {
+    if rayon::current_thread_index().is_none() {
+        return rx.recv();
+    }
+    loop {
+        match rx.try_recv() {
+            Ok(m) => return Ok(m),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                return Err(std::sync::mpsc::RecvError)
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}
+
 /// Reads, encodes and writes every item, in parallel but without waiting between steps: runs are
 /// read while earlier ones are encoded, as long as the runs read and not yet written hold at
 /// most [`ConvertOptions::chunk_bytes`] of event files (a run larger than that is converted on
@@ -1285,7 +1307,7 @@ fn pipeline(
                 continue;
             }
 
-            match rx.recv() {
+            match receive(&rx) {
                 Ok(Msg::Read(i, r)) => {
                     in_flight -= 1;
                     let r = r.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
@@ -1528,5 +1550,23 @@ mod tests {
             totals.push(scalars);
         }
         assert_eq!(totals[0], totals[1]);
+    }
+
+    #[test]
+    fn converts_from_inside_a_one_thread_pool() {
+        let logdir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/logdir");
+        let d = crate::logdir::discover(&[logdir]).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let summary = pool
+            .install(|| convert(&d, &tmp.path().join("out"), &Default::default(), &|_| {}))
+            .unwrap();
+        assert!(summary
+            .rows
+            .iter()
+            .any(|(t, n)| *t == Table::Scalars && *n > 0));
     }
 }

@@ -141,6 +141,10 @@ impl RestartScan {
         let mut index = 0u64;
         while let Some(record) = reader.next()? {
             index += 1;
+            if let Some((_, step, _, _)) = simple_scalar_event(record) {
+                self.summary(step);
+                continue;
+            }
             let Ok(event) = decode_event(record) else {
                 continue;
             };
