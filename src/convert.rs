@@ -52,8 +52,9 @@ pub struct ConvertOptions {
     /// Convert only runs that are new or changed since the last conversion into the same
     /// directory (with the same options); rows of other runs are kept from the previous tables.
     pub append: bool,
-    /// Memory bound: runs are read a chunk at a time, a chunk holding about this many bytes of
-    /// event files; a run larger than this is read in groups of tags of about this size.
+    /// Memory bound: the runs being read, encoded or written at any time hold about this many
+    /// bytes of event files at most; a run larger than this is read in groups of tags of about
+    /// this size.
     pub chunk_bytes: u64,
 }
 
@@ -326,15 +327,7 @@ pub fn escape_partition_value(name: &str) -> String {
 
 fn properties(table: Table) -> WriterProperties {
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(
-                std::env::var("TFE_ZL")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(1),
-            )
-            .unwrap_or_default(),
-        ))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_statistics_enabled(EnabledStatistics::Page);
     // Measurements rarely repeat: a dictionary for them costs time and is then abandoned.
     // Their bytes split into streams (signs and exponents, then mantissa bytes from high to
@@ -397,9 +390,9 @@ const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// A table file is synced to disk in the background each time this much more was written.
 const SYNC_EARLY_BYTES: u64 = 1 << 20;
 
-/// Default of [`ConvertOptions::chunk_bytes`]: runs are read and encoded a chunk at a time; a
-/// chunk holds runs whose event files add up to about this many bytes, which bounds memory
-/// whatever the size of the logdir.
+/// Default of [`ConvertOptions::chunk_bytes`]: the runs in the works at any time hold event
+/// files that add up to about this many bytes, which bounds memory whatever the size of the
+/// logdir.
 pub const CHUNK_BYTES: u64 = 32 << 20;
 
 /// A table being written under a temporary name.
@@ -1326,9 +1319,9 @@ fn pipeline(
 
 /// Converts the runs of `discovery` into Parquet tables in `out`.
 ///
-/// Runs are read in parallel (a chunk of runs at a time, so memory is bounded by the chunk, not
-/// the logdir), encoded in parallel, and written in name order, each run's rows sorted by tag
-/// then step. Every table is written under a temporary name and renamed over the previous one
+/// Runs are read and encoded in parallel (as many at a time as
+/// [`ConvertOptions::chunk_bytes`] allows, so memory is bounded by it, not the logdir), and
+/// written in name order, each run's rows sorted by tag then step. Every table is written under a temporary name and renamed over the previous one
 /// only once all tables are complete: a failed or interrupted conversion leaves the previous
 /// tables intact. Damage in event files does not fail the conversion; it is in the `files`
 /// table and in the returned reports. With [`ConvertOptions::append`], only runs that are new or
