@@ -272,6 +272,14 @@ fn frame(window: &[u8], resyncing: &mut bool, check_data: bool, damage: &mut Dam
     if window.len() < HEADER_LEN {
         return Frame::NeedMore(HEADER_LEN);
     }
+    if !*resyncing {
+        // The usual case, decided with fewer steps; anything else is decided below.
+        if let Some((len, total)) = crc::valid_record(window, check_data) {
+            damage.records_read += 1;
+            damage.bytes_read += total as u64;
+            return Frame::Record { len, total };
+        }
+    }
     let len_bytes: [u8; 8] = window[..8].try_into().expect("8 bytes");
     let crc_bytes: [u8; 4] = window[8..12].try_into().expect("4 bytes");
     let len = u64::from_le_bytes(len_bytes);
@@ -311,6 +319,7 @@ fn frame(window: &[u8], resyncing: &mut bool, check_data: bool, damage: &mut Dam
 /// per record), for the short inputs of most records; the same values as
 /// [`MaskedCrc::compute`], which takes everything else.
 mod crc {
+    use super::{FOOTER_LEN, HEADER_LEN, MAX_RECORD_LEN};
     use crate::masked_crc::MaskedCrc;
 
     /// Data at least this long goes to [`MaskedCrc::compute`].
@@ -352,8 +361,53 @@ mod crc {
         MaskedCrc::compute(data)
     }
 
+    /// `(len, total)` of the record at the front of `window` when the CPU has SSE4.2, the whole
+    /// record is there, its length is at most [`MAX_RECORD_LEN`] and its checksums hold (the data
+    /// checksum only with `check_data`); `None` otherwise, and for anything else.
+    #[inline(always)]
+    pub fn valid_record(window: &[u8], check_data: bool) -> Option<(usize, usize)> {
+        #[cfg(target_arch = "x86_64")]
+        if has_sse42() {
+            // SAFETY: the CPU supports SSE4.2.
+            return unsafe { valid_record_sse42(window, check_data) };
+        }
+        let _ = (window, check_data);
+        None
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "sse4.2")]
+    fn valid_record_sse42(window: &[u8], check_data: bool) -> Option<(usize, usize)> {
+        let (header, rest) = window.split_first_chunk::<HEADER_LEN>()?;
+        let (len, crc) = header.split_first_chunk::<8>()?;
+        let len = u64::from_le_bytes(*len);
+        let crc = MaskedCrc(u32::from_le_bytes(crc.try_into().ok()?));
+        if len > MAX_RECORD_LEN || MaskedCrc::from_crc(word(len)) != crc {
+            return None;
+        }
+        // `len <= MAX_RECORD_LEN`, so this fits in usize on 64- and 32-bit targets alike.
+        let len = len as usize;
+        if rest.len() < len + FOOTER_LEN {
+            return None;
+        }
+        let (data, rest) = rest.split_at(len);
+        if check_data {
+            let footer = MaskedCrc(u32::from_le_bytes(*rest.first_chunk::<4>()?));
+            let crc = if len < SHORT {
+                MaskedCrc::from_crc(short(data))
+            } else {
+                MaskedCrc::compute(data)
+            };
+            if crc != footer {
+                return None;
+            }
+        }
+        Some((len, HEADER_LEN + len + FOOTER_LEN))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "sse4.2")]
+    #[inline]
     fn word(w: u64) -> u32 {
         use std::arch::x86_64::_mm_crc32_u64;
         !(_mm_crc32_u64(u64::from(!0u32), w) as u32)
@@ -361,15 +415,16 @@ mod crc {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "sse4.2")]
+    #[inline]
     fn short(data: &[u8]) -> u32 {
         use std::arch::x86_64::{_mm_crc32_u16, _mm_crc32_u32, _mm_crc32_u64, _mm_crc32_u8};
         let mut crc = u64::from(!0u32);
-        let mut words = data.chunks_exact(8);
-        for w in &mut words {
-            crc = _mm_crc32_u64(crc, u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        let mut rest = data;
+        while let Some((w, tail)) = rest.split_first_chunk::<8>() {
+            crc = _mm_crc32_u64(crc, u64::from_le_bytes(*w));
+            rest = tail;
         }
         let mut crc = crc as u32;
-        let mut rest = words.remainder();
         if let Some((w, tail)) = rest.split_first_chunk::<4>() {
             crc = _mm_crc32_u32(crc, u32::from_le_bytes(*w));
             rest = tail;
