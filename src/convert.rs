@@ -26,6 +26,7 @@ use thiserror::Error;
 
 mod delta;
 mod dict;
+mod page_order;
 
 use crate::glob::Glob;
 use crate::logdir::{Discovery, RunFiles};

@@ -180,32 +180,12 @@ fn plugin_value(
 ) -> pb::summary::Value {
     pb::summary::Value {
         tag: tag.to_owned(),
-        metadata: (!plugin.is_empty()).then(|| pb::SummaryMetadata {
-            plugin_data: Some(pb::summary_metadata::PluginData {
-                plugin_name: plugin.to_owned(),
-                content,
-            }),
-            ..Default::default()
-        }),
+        metadata: (!plugin.is_empty()).then(|| summary::metadata(plugin, content)),
         value: Some(pb::summary::value::Value::Tensor(tensor)),
         ..Default::default()
     }
 }
 
-fn shape(dims: &[i64]) -> Option<pb::TensorShapeProto> {
-    Some(pb::TensorShapeProto {
-        dim: dims
-            .iter()
-            .map(|&size| pb::tensor_shape_proto::Dim {
-                size,
-                name: String::new(),
-            })
-            .collect(),
-        unknown_rank: false,
-    })
-}
-
-/// A JSON text (the hparams table's `value` column) as a `google.protobuf.Value`.
 fn json_to_proto(v: &serde_json::Value) -> prost_types::Value {
     use prost_types::value::Kind;
     let kind = match v {
@@ -275,7 +255,7 @@ fn read_rows(dir: &Path, runs: Option<&Glob>) -> Result<BTreeMap<String, RunRows
                                 Vec::new(),
                                 pb::TensorProto {
                                     dtype: dt,
-                                    tensor_shape: shape(&[]),
+                                    tensor_shape: summary::shape(&[]),
                                     tensor_content: content,
                                     ..Default::default()
                                 },
@@ -363,7 +343,7 @@ fn read_rows(dir: &Path, runs: Option<&Glob>) -> Result<BTreeMap<String, RunRows
                             Vec::new(),
                             pb::TensorProto {
                                 dtype: dtype::STRING,
-                                tensor_shape: shape(&dims),
+                                tensor_shape: summary::shape(&dims),
                                 string_val: texts,
                                 ..Default::default()
                             },
@@ -377,7 +357,7 @@ fn read_rows(dir: &Path, runs: Option<&Glob>) -> Result<BTreeMap<String, RunRows
                         let data = b.binaries("data")?;
                         let mut tensor = pb::TensorProto {
                             dtype: dt,
-                            tensor_shape: shape(&dims),
+                            tensor_shape: summary::shape(&dims),
                             ..Default::default()
                         };
                         if arrow_array::Array::is_null(data, i) {
@@ -530,7 +510,7 @@ fn assemble(rows: Vec<Row>) -> Vec<(Row, pb::summary::Value)> {
                     Vec::new(),
                     pb::TensorProto {
                         dtype: dtype::STRING,
-                        tensor_shape: shape(&[n]),
+                        tensor_shape: summary::shape(&[n]),
                         string_val: strings,
                         ..Default::default()
                     },
@@ -560,7 +540,7 @@ fn assemble(rows: Vec<Row>) -> Vec<(Row, pb::summary::Value)> {
                     content,
                     pb::TensorProto {
                         dtype: dtype::STRING,
-                        tensor_shape: shape(&[k, 2]),
+                        tensor_shape: summary::shape(&[k, 2]),
                         string_val: strings,
                         ..Default::default()
                     },

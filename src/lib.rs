@@ -43,6 +43,7 @@
 #![warn(missing_docs)]
 
 pub mod artifact;
+mod bytes_eq;
 pub mod convert;
 pub mod environment;
 pub mod event;

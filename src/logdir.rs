@@ -35,6 +35,12 @@ pub struct DiscoveryWarning {
     pub problem: String,
 }
 
+impl std::fmt::Display for DiscoveryWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.problem)
+    }
+}
+
 /// A path given by the user that cannot be read at all.
 #[derive(Debug, Error)]
 pub enum DiscoverError {

@@ -269,12 +269,8 @@ pub fn summarize(path: &Path, runs: Option<&Glob>) -> Result<Overview, SeriesErr
         from_tables(path)?
     } else {
         let found = discover(&[path])?;
-        out.warnings.extend(
-            found
-                .warnings
-                .iter()
-                .map(|w| format!("{}: {}", w.path.display(), w.problem)),
-        );
+        out.warnings
+            .extend(found.warnings.iter().map(ToString::to_string));
         let per_run: Vec<(RunSummary, Vec<String>)> = found
             .runs
             .par_iter()

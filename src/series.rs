@@ -161,12 +161,8 @@ pub fn load_scalars(
         )?;
     } else {
         let found = discover(&[path])?;
-        out.warnings.extend(
-            found
-                .warnings
-                .iter()
-                .map(|w| format!("{}: {}", w.path.display(), w.problem)),
-        );
+        out.warnings
+            .extend(found.warnings.iter().map(ToString::to_string));
         let per_run: Vec<(Vec<Series>, Vec<String>)> = found
             .runs
             .par_iter()

@@ -3,6 +3,7 @@
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use crate::bytes_eq::same;
 use crate::logdir::RunFiles;
 use crate::run::{read_run, read_run_once, Point, RunReport};
 use crate::value::Kind;
@@ -136,31 +137,6 @@ impl Accs {
     }
 }
 
-/// `a == b`, for short strings without a call to `memcmp`.
-#[inline(always)]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    if n < 8 {
-        return a == b;
-    }
-    let word = |s: &[u8], i: usize| {
-        s.get(i..i + 8)
-            .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
-    };
-    let mut i = 0;
-    while i + 8 < n {
-        if word(a, i) != word(b, i) {
-            return false;
-        }
-        i += 8;
-    }
-    // The last word, overlapping the one before when `n` is not a multiple of 8.
-    word(a, n - 8) == word(b, n - 8)
-}
-
 /// Reads a run and summarises it. See [`read_run`] for how damage is handled.
 pub fn run_stats(run: &RunFiles) -> RunStats {
     // One pass over the files when the run has no restart, else two.
@@ -210,22 +186,6 @@ mod tests {
     use super::*;
     use crate::types::{Step, WallTime};
     use crate::value::{Scalar, Text, Value};
-
-    #[test]
-    fn same_agrees_with_eq_for_every_length_and_position() {
-        for n in 0..40usize {
-            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
-            assert!(same(&a, &a.clone()), "n={n}");
-            for i in 0..n {
-                let mut b = a.clone();
-                b[i] ^= 0x40;
-                assert!(!same(&a, &b), "n={n} differing at {i}");
-            }
-            let mut longer = a.clone();
-            longer.push(0);
-            assert!(!same(&a, &longer), "n={n} vs n+1");
-        }
-    }
 
     /// Points whose tag order changes, with one tag holding two kinds: the guessed accumulator
     /// is often wrong and must never take a value that is not its own.

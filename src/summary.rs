@@ -85,7 +85,8 @@ pub enum SummaryError {
     },
 }
 
-fn metadata(plugin: &str, content: Vec<u8>) -> pb::SummaryMetadata {
+/// Metadata naming `plugin`, with its plugin-specific `content`.
+pub(crate) fn metadata(plugin: &str, content: Vec<u8>) -> pb::SummaryMetadata {
     pb::SummaryMetadata {
         plugin_data: Some(pb::summary_metadata::PluginData {
             plugin_name: plugin.to_owned(),
@@ -95,7 +96,8 @@ fn metadata(plugin: &str, content: Vec<u8>) -> pb::SummaryMetadata {
     }
 }
 
-fn shape(dims: &[i64]) -> Option<pb::TensorShapeProto> {
+/// A tensor shape of known rank with these dimension sizes.
+pub(crate) fn shape(dims: &[i64]) -> Option<pb::TensorShapeProto> {
     Some(pb::TensorShapeProto {
         dim: dims
             .iter()

@@ -16,6 +16,7 @@ use arrow_array::{
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rustc_hash::FxHashMap;
 
+use crate::bytes_eq::same;
 use crate::json::{hparams_status_name, image_format, proto_value_json};
 use crate::run::{Point, RunReport};
 use crate::value::{dtype, Hparams, TensorData, Value};
@@ -244,23 +245,6 @@ struct Key {
     wall_time: f64,
     superseded: bool,
     file: u32,
-}
-
-/// `a == b`, quicker than a call to `memcmp` for the short strings that tags are.
-#[inline(always)]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
-    match n {
-        0 => true,
-        1..=7 => a == b,
-        // Two overlapping words cover the whole string.
-        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        _ => word(a, 0) == word(b, 0) && a[8..] == b[8..],
-    }
 }
 
 /// One scalar row, in reading order.
@@ -1020,31 +1004,6 @@ fn shape_column<'a>(shapes: impl Iterator<Item = &'a Vec<i64>>) -> ArrayRef {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn same_compares_like_eq() {
-        let words = [
-            "",
-            "a",
-            "ab",
-            "abcdefg",
-            "abcdefgh",
-            "abcdefgi",
-            "train/loss",
-            "train/lost",
-            "perf/samples_per_sec",
-            "perf/samples_per_seb",
-            "xerf/samples_per_sec",
-            "perf/samples_per_secs",
-            "val/mAP",
-            "val/map",
-        ];
-        for a in words {
-            for b in words {
-                assert_eq!(same(a.as_bytes(), b.as_bytes()), a == b, "{a:?} {b:?}");
-            }
-        }
-    }
 
     #[test]
     fn tag_ids_follow_the_usual_order_and_any_other() {

@@ -351,16 +351,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Convert(args) => {
             set_jobs(args.jobs)?;
-            let glob = |p: &Option<String>| {
-                p.as_deref()
-                    .map(tfevents::glob::Glob::new)
-                    .transpose()
-                    .map_err(CliError::Usage)
-            };
             let opts = tfevents::convert::ConvertOptions {
                 tables: convert::parse_tables(&args.kinds)?,
-                runs: glob(&args.runs)?,
-                tags: glob(&args.tags)?,
+                runs: parse_glob(&args.runs)?,
+                tags: parse_glob(&args.tags)?,
                 purge: args.purge,
                 partition_by_run: args.partition_by.is_some(),
                 append: args.append,
@@ -386,12 +380,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             stdin: args.stdin,
         }),
         Command::Export(args) => {
-            let glob = args
-                .runs
-                .as_deref()
-                .map(tfevents::glob::Glob::new)
-                .transpose()
-                .map_err(CliError::Usage)?;
+            let glob = parse_glob(&args.runs)?;
             let s = tfevents::export::export(&args.dir, &args.out, glob.as_ref())?;
             for (from, to) in &s.renamed {
                 eprintln!("tfevents: warning: {from:?} written as {to:?} (not a safe path)");
@@ -417,12 +406,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Reduce(args) => {
-            let tags = args
-                .tags
-                .as_deref()
-                .map(tfevents::glob::Glob::new)
-                .transpose()
-                .map_err(CliError::Usage)?;
+            let tags = parse_glob(&args.tags)?;
             reduce::run(&reduce::ReduceRequest {
                 runs: &args.runs,
                 out: &args.out,
@@ -434,12 +418,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Diff(args) => diff::diff(&args.a, &args.b, args.all, args.format),
         Command::Runs(args) => {
-            let glob = args
-                .runs
-                .as_deref()
-                .map(tfevents::glob::Glob::new)
-                .transpose()
-                .map_err(CliError::Usage)?;
+            let glob = parse_glob(&args.runs)?;
             runs::runs(&runs::RunsRequest {
                 path: &args.path,
                 runs: glob.as_ref(),
@@ -450,12 +429,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             })
         }
         Command::Plot(args) => {
-            let glob = args
-                .runs
-                .as_deref()
-                .map(tfevents::glob::Glob::new)
-                .transpose()
-                .map_err(CliError::Usage)?;
+            let glob = parse_glob(&args.runs)?;
             plot::plot(&plot::PlotRequest {
                 path: &args.path,
                 tags: &args.tag,
@@ -476,6 +450,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// A `--runs`/`--tags` pattern, if given.
+fn parse_glob(pattern: &Option<String>) -> Result<Option<tfevents::glob::Glob>, CliError> {
+    pattern
+        .as_deref()
+        .map(tfevents::glob::Glob::new)
+        .transpose()
+        .map_err(CliError::Usage)
+}
+
 fn set_jobs(jobs: Option<usize>) -> Result<(), CliError> {
     if let Some(jobs) = jobs {
         if jobs == 0 {
@@ -492,7 +475,7 @@ fn set_jobs(jobs: Option<usize>) -> Result<(), CliError> {
 fn prepare(read: &ReadArgs) -> Result<Discovery, CliError> {
     let discovery = discover(&read.paths)?;
     for w in &discovery.warnings {
-        eprintln!("tfevents: warning: {}: {}", w.path.display(), w.problem);
+        eprintln!("tfevents: warning: {w}");
     }
     if discovery.runs.is_empty() {
         eprintln!("tfevents: warning: no event files found");

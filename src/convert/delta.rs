@@ -13,7 +13,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::Array;
 use arrow_schema::{DataType, Field};
-use parquet::basic::{BoundaryOrder, Compression, Encoding, EncodingMask, PageType, Type};
+use parquet::basic::{Compression, Encoding, EncodingMask, PageType, Type};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::{ParquetError, Result};
@@ -25,6 +25,7 @@ use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
 use super::dict::{put_varint, RawChunk, PAGE_ROWS};
+use super::page_order::PageOrder;
 
 /// Values per block and miniblocks per block (the Arrow writer's layout).
 const BLOCK: usize = 128;
@@ -57,8 +58,7 @@ pub fn encode(descr: ColumnDescPtr, arrays: &[&dyn Array]) -> Result<RawChunk> {
     let mut sink = TrackedWrite::new(Vec::new());
     let mut offset_index = OffsetIndexBuilder::new();
     let mut column_index = ColumnIndexBuilder::new(Type::INT64);
-    let (mut ascending, mut descending) = (true, true);
-    let mut last: Option<(i64, i64)> = None;
+    let mut order = PageOrder::new();
     let (mut chunk_min, mut chunk_max) = (i64::MAX, i64::MIN);
     let mut uncompressed = 0i64;
     let mut data_pages = 0i32;
@@ -95,26 +95,14 @@ pub fn encode(descr: ColumnDescPtr, arrays: &[&dyn Array]) -> Result<RawChunk> {
                 0,
                 None,
             );
-            if let Some((last_min, last_max)) = last {
-                if last_min > min || last_max > max {
-                    ascending = false;
-                }
-                if min > last_min || max > last_max {
-                    descending = false;
-                }
-            }
-            last = Some((min, max));
+            order.push(min, max);
         }
         pages.close()?;
     }
     let bytes = sink
         .into_inner()
         .map_err(|e| ParquetError::External(Box::new(e)))?;
-    column_index.set_boundary_order(match (ascending, descending) {
-        (true, _) => BoundaryOrder::ASCENDING,
-        (false, true) => BoundaryOrder::DESCENDING,
-        (false, false) => BoundaryOrder::UNORDERED,
-    });
+    column_index.set_boundary_order(order.boundary());
     // As the Arrow writer does for a signed type: the deprecated min/max fields too.
     let statistics = Statistics::Int64(
         ValueStatistics::new(Some(chunk_min), Some(chunk_max), None, Some(0), false)

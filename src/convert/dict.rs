@@ -11,11 +11,12 @@
 
 use std::io;
 
+use super::page_order::PageOrder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, DictionaryArray};
 use arrow_schema::{DataType, Field};
-use parquet::basic::{BoundaryOrder, Compression, Encoding, EncodingMask, PageType, Type};
+use parquet::basic::{Compression, Encoding, EncodingMask, PageType, Type};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::ByteArray;
@@ -128,8 +129,7 @@ pub fn encode(descr: ColumnDescPtr, arrays: &[&dyn Array]) -> Result<RawChunk> {
     let mut sink = TrackedWrite::new(Vec::new());
     let mut offset_index = OffsetIndexBuilder::new();
     let mut column_index = ColumnIndexBuilder::new(Type::BYTE_ARRAY);
-    let (mut ascending, mut descending) = (true, true);
-    let mut last: Option<(u32, u32)> = None;
+    let mut order = PageOrder::new();
     let (mut chunk_min, mut chunk_max) = (u32::MAX, 0u32);
     let mut uncompressed = 0i64;
     let mut data_pages = 0i32;
@@ -212,28 +212,14 @@ pub fn encode(descr: ColumnDescPtr, arrays: &[&dyn Array]) -> Result<RawChunk> {
                 0,
                 None,
             );
-            if let Some((last_min, last_max)) = last {
-                let (pmin, pmax) = (value_of(last_min), value_of(last_max));
-                let (cmin, cmax) = (value_of(min), value_of(max));
-                if pmin > cmin || pmax > cmax {
-                    ascending = false;
-                }
-                if cmin > pmin || cmax > pmax {
-                    descending = false;
-                }
-            }
-            last = Some((min, max));
+            order.push(value_of(min), value_of(max));
         }
         pages.close()?;
     }
     let bytes = sink
         .into_inner()
         .map_err(|e| ParquetError::External(Box::new(e)))?;
-    column_index.set_boundary_order(match (ascending, descending) {
-        (true, _) => BoundaryOrder::ASCENDING,
-        (false, true) => BoundaryOrder::DESCENDING,
-        (false, false) => BoundaryOrder::UNORDERED,
-    });
+    column_index.set_boundary_order(order.boundary());
 
     let stat = |r: u32| ByteArray::from(value_of(r).to_vec());
     let statistics = if rows > 0 {
