@@ -826,6 +826,14 @@ pub fn tensor_data(t: &pb::TensorProto) -> Result<(Vec<i64>, TensorData), ValueE
         t.dtype
     };
     if base == dtype::STRING {
+        let short = n.saturating_sub(t.string_val.len());
+        if short > 0 {
+            let fill = t.string_val.last().map_or(0, Vec::len);
+            let bytes = short.checked_mul(fill + std::mem::size_of::<Vec<u8>>());
+            if bytes.is_none_or(|b| b > MAX_EXPANDED_BYTES) {
+                return Err(ValueError::Tensor("tensor too large"));
+            }
+        }
         let mut strings = t.string_val.clone();
         expand(&mut strings, n, Vec::new());
         return Ok((shape, TensorData::Strings(strings)));
@@ -1181,6 +1189,26 @@ mod tests {
         assert!(tensor_data(&t).is_err());
         let t = tensor(dtype::FLOAT, &[-1]);
         assert!(tensor_data(&t).is_err());
+        // Strings too: no string at all, or one long string, repeated to a huge shape.
+        let t = tensor(dtype::STRING, &[1 << 40]);
+        assert_eq!(
+            tensor_data(&t).unwrap_err(),
+            ValueError::Tensor("tensor too large")
+        );
+        let mut t = tensor(dtype::STRING, &[1 << 20]);
+        t.string_val = vec![vec![b'x'; 4096]];
+        assert_eq!(
+            tensor_data(&t).unwrap_err(),
+            ValueError::Tensor("tensor too large")
+        );
+        // A short list repeated to a modest shape is still expanded.
+        let mut t = tensor(dtype::STRING, &[3]);
+        t.string_val = vec![b"a".to_vec(), b"b".to_vec()];
+        let (_, data) = tensor_data(&t).unwrap();
+        assert_eq!(
+            data,
+            TensorData::Strings(vec![b"a".to_vec(), b"b".to_vec(), b"b".to_vec()])
+        );
     }
 
     #[test]
