@@ -35,7 +35,17 @@ use crate::table::{value_bytes, RunRows, Table};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Name of the marker file that identifies a directory written by [`convert`].
-pub const MARKER: &str = ".tfevents-tables";
+///
+/// Neither it nor [`STATE`] contains `tfevents`, so that a directory of tables inside a logdir is
+/// never taken for a run (TensorBoard and [`crate::logdir`] read every file whose name does).
+pub const MARKER: &str = ".tfe-tables";
+
+/// Names of [`MARKER`] and [`STATE`] in tables written by earlier versions, still recognised;
+/// the next `convert` into such a directory renames them.
+pub const LEGACY_NAMES: [(&str, &str); 2] = [
+    (".tfevents-tables", MARKER),
+    (".tfevents-state.json", STATE),
+];
 
 /// What to convert and how.
 #[derive(Debug, Clone)]
@@ -134,7 +144,7 @@ pub struct ConvertSummary {
 }
 
 /// Name of the file in the output directory that records what was converted, for `--append`.
-pub const STATE: &str = ".tfevents-state.json";
+pub const STATE: &str = ".tfe-state.json";
 
 /// What the previous conversion read, recorded in [`STATE`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -364,6 +374,16 @@ fn prepare_out_dir(out: &Path) -> Result<(), ConvertError> {
                 let e = e.map_err(io_err(out))?;
                 let name = e.file_name();
                 if name == MARKER {
+                    return Ok(());
+                }
+                if name == LEGACY_NAMES[0].0 {
+                    for (old, new) in LEGACY_NAMES {
+                        match fs::rename(out.join(old), out.join(new)) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(io_err(out)(e)),
+                        }
+                    }
                     return Ok(());
                 }
                 empty = false;

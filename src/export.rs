@@ -34,7 +34,7 @@ use crate::writer::{EventWriter, FlushPolicy, FILE_VERSION};
 #[derive(Debug, Error)]
 pub enum ExportError {
     /// The input is not a directory written by `tfevents convert`.
-    #[error("{}: not a directory written by tfevents convert (no .tfevents-tables marker)", .0.display())]
+    #[error("{}: not a directory written by tfevents convert (no .tfe-tables marker)", .0.display())]
     NotTables(PathBuf),
     /// The output exists and is not an empty directory.
     #[error("{}: already exists and is not empty; choose a new output directory", .0.display())]

@@ -14,7 +14,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
 use thiserror::Error;
 
-use crate::convert::{escape_partition_value, MARKER};
+use crate::convert::{escape_partition_value, LEGACY_NAMES, MARKER};
 use crate::table::Table;
 
 /// Why tables could not be read.
@@ -58,7 +58,7 @@ pub enum TablesError {
 
 /// True when `dir` was written by `tfevents convert` (it holds the marker file).
 pub fn is_table_dir(dir: &Path) -> bool {
-    dir.join(MARKER).is_file()
+    dir.join(MARKER).is_file() || dir.join(LEGACY_NAMES[0].0).is_file()
 }
 
 /// One batch of a table, with the run it belongs to when the table is partitioned (the

@@ -33,6 +33,28 @@ fn missing_path_fails_with_a_clear_error() {
 }
 
 #[test]
+fn a_directory_of_tables_given_for_event_files_says_what_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("tables");
+    let o = tfevents(&["convert", "fixtures/logdir", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for cmd in ["inspect", "dump"] {
+        let o = tfevents(&[cmd, out.to_str().unwrap()]);
+        assert!(o.status.success(), "{cmd}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("holds tables written by `tfevents convert`"),
+            "{cmd}: {err}"
+        );
+        assert!(
+            err.contains(&format!("tfevents export {}", out.display())),
+            "{err}"
+        );
+        assert!(err.contains("no event files found"), "{cmd}: {err}");
+    }
+}
+
+#[test]
 fn unknown_kind_is_a_usage_error() {
     let o = tfevents(&["dump", "--kinds", "scalar,bogus", "fixtures/logdir"]);
     assert_eq!(o.status.code(), Some(2));

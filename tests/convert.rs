@@ -552,3 +552,55 @@ fn runs_larger_than_the_memory_bound_convert_the_same() {
         assert_eq!(&b[table], rows, "table {table}");
     }
 }
+
+#[test]
+fn tables_inside_the_logdir_are_not_read_as_a_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logdir = tmp.path().join("logs");
+    copy_dir(&fixture("logdir"), &logdir);
+    let out = logdir.join("tables");
+    let first = library_convert(&logdir, &out, true);
+    assert_eq!(first.reports.len(), 10);
+    // Neither the marker nor the state file looks like an event file to discovery.
+    let d = tfevents::logdir::discover(&[&logdir]).unwrap();
+    assert_eq!(d.runs.len(), 10);
+    assert!(d.runs.iter().all(|r| !r.run.0.starts_with("tables")));
+    // So a second convert of the same logdir finds nothing new, and says nothing of damage.
+    let o = tfevents(&[
+        "convert",
+        logdir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--append",
+    ]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("nothing new since the last convert (10 runs unchanged)"),
+        "{err}"
+    );
+    assert!(!err.contains("warning"), "{err}");
+}
+
+#[test]
+fn tables_with_the_older_marker_names_are_recognised_and_renamed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logdir = tmp.path().join("logs");
+    copy_dir(&fixture("logdir"), &logdir);
+    let out = tmp.path().join("tables");
+    library_convert(&logdir, &out, true);
+    for (old, new) in tfevents::convert::LEGACY_NAMES {
+        std::fs::rename(out.join(new), out.join(old)).unwrap();
+    }
+    assert!(tfevents::tables::is_table_dir(&out));
+    // `runs` reads them as tables; an incremental convert finds the old state and renames it.
+    let o = tfevents(&["runs", out.to_str().unwrap(), "--format", "csv"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1 + 9);
+    let again = library_convert(&logdir, &out, true);
+    assert!(again.reports.is_empty() && again.rows.is_empty());
+    for (old, new) in tfevents::convert::LEGACY_NAMES {
+        assert!(!out.join(old).exists(), "{old}");
+        assert!(out.join(new).is_file(), "{new}");
+    }
+}

@@ -477,6 +477,17 @@ fn prepare(read: &ReadArgs) -> Result<Discovery, CliError> {
     for w in &discovery.warnings {
         eprintln!("tfevents: warning: {w}");
     }
+    for p in &read.paths {
+        if tfevents::tables::is_table_dir(p) {
+            eprintln!(
+                "tfevents: warning: {} holds tables written by `tfevents convert`, not event \
+                 files: `tfevents runs` and `plot` read it as it is, and `tfevents export {} \
+                 --out LOGDIR` turns it back into event files",
+                p.display(),
+                p.display()
+            );
+        }
+    }
     if discovery.runs.is_empty() {
         eprintln!("tfevents: warning: no event files found");
     }
