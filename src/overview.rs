@@ -90,7 +90,8 @@ impl MetricSummary {
 pub struct RunSummary {
     /// The run's name.
     pub run: String,
-    /// Hyperparameters from the first hparams session start (config fields, `env.*`).
+    /// Hyperparameters from the run's hparams session starts, the first value of each name
+    /// (config fields, `env.*`).
     pub params: BTreeMap<String, Cell>,
     /// `SUCCESS`, `FAILURE`, `RUNNING` or `UNKNOWN` from the last session end (or, for runs
     /// written by `tfevents::Run`, from `run.json`); `None` when the run records none.
@@ -198,15 +199,35 @@ fn is_timestamp_child(name: &str) -> Option<&str> {
 
 /// Joins child runs that hold only `add_hparams` data into their parents: the parent gets
 /// the child's hyperparameters (its own win), the metrics it lacks, and the status if it has
-/// none. A child whose parent is not a run becomes the parent.
-fn join_children(runs: Vec<RunSummary>) -> Vec<RunSummary> {
+/// none. A child whose parent is not a run becomes the parent. A parent with several such
+/// children (`add_hparams` called once per trial on one writer) is not joined: each child
+/// stays a run of its own, with its own hyperparameters and metrics, and a warning says so.
+fn join_children(runs: Vec<RunSummary>, warnings: &mut Vec<String>) -> Vec<RunSummary> {
     let mut by_name: BTreeMap<String, RunSummary> =
         runs.into_iter().map(|r| (r.run.clone(), r)).collect();
-    let children: Vec<String> = by_name
-        .iter()
-        .filter(|(name, r)| !r.params.is_empty() && is_timestamp_child(name).is_some())
-        .map(|(name, _)| name.clone())
-        .collect();
+    let mut by_parent: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (name, r) in &by_name {
+        if r.params.is_empty() {
+            continue;
+        }
+        if let Some(parent) = is_timestamp_child(name) {
+            by_parent.entry(parent).or_default().push(name.clone());
+        }
+    }
+    let mut children = Vec::new();
+    for (parent, names) in by_parent {
+        if names.len() == 1 {
+            children.extend(names);
+        } else {
+            warnings.push(format!(
+                "run {parent}: {} add_hparams trials ({} .. {}); each is listed as a run of its \
+                 own, not joined to {parent}",
+                names.len(),
+                names[0],
+                names[names.len() - 1]
+            ));
+        }
+    }
     for name in children {
         let Some(parent_name) = is_timestamp_child(&name).map(str::to_owned) else {
             continue;
@@ -279,7 +300,6 @@ pub fn summarize(path: &Path, runs: Option<&Glob>) -> Result<Overview, SeriesErr
                     run: r.run.0.clone(),
                     ..Default::default()
                 };
-                let mut session_start = false;
                 // Runs without scalars get their times and last step from their other values.
                 let mut other = RunSummary::default();
                 let report = read_run(r, |p| match &p.value {
@@ -289,13 +309,11 @@ pub fn summarize(path: &Path, runs: Option<&Glob>) -> Result<Overview, SeriesErr
                     Value::Hparams(h) => match &**h {
                         Hparams::SessionStart(start) => {
                             other.touch(p.step.0, p.wall_time.0);
-                            if !session_start && !p.superseded {
-                                session_start = true;
-                                s.params = start
-                                    .hparams
-                                    .iter()
-                                    .map(|(k, v)| (k.clone(), proto_cell(v)))
-                                    .collect();
+                            if !p.superseded {
+                                // The first value of each name, as from the tables.
+                                for (k, v) in &start.hparams {
+                                    s.params.entry(k.clone()).or_insert_with(|| proto_cell(v));
+                                }
                             }
                         }
                         Hparams::SessionEnd(end) => {
@@ -325,7 +343,7 @@ pub fn summarize(path: &Path, runs: Option<&Glob>) -> Result<Overview, SeriesErr
             })
             .collect()
     };
-    out.runs = join_children(summaries)
+    out.runs = join_children(summaries, &mut out.warnings)
         .into_iter()
         .filter(|r| keep(&r.run))
         .collect();
@@ -490,7 +508,9 @@ mod tests {
             params: [("x".to_owned(), Cell::Bool(true))].into_iter().collect(),
             ..Default::default()
         };
-        let joined = join_children(vec![parent, child, orphan]);
+        let mut warnings = Vec::new();
+        let joined = join_children(vec![parent, child, orphan], &mut warnings);
+        assert!(warnings.is_empty());
         let names: Vec<&str> = joined.iter().map(|r| r.run.as_str()).collect();
         assert_eq!(names, vec!["exp", "lonely"]);
         let exp = &joined[0];
@@ -504,5 +524,54 @@ mod tests {
         assert_eq!(exp.status.as_deref(), Some("SUCCESS"));
         assert_eq!(exp.joined, vec!["exp/1700000000.25".to_owned()]);
         assert_eq!(joined[1].params["x"], Cell::Bool(true));
+    }
+
+    #[test]
+    fn several_add_hparams_trials_of_one_parent_stay_runs_of_their_own() {
+        let mut parent = RunSummary {
+            run: "x".into(),
+            ..Default::default()
+        };
+        parent.metric("loss", 3, 10.0, 0.5);
+        let trial = |name: &str, lr: f64, acc: f64| {
+            let mut t = RunSummary {
+                run: name.into(),
+                ..Default::default()
+            };
+            t.params.insert("lr".into(), Cell::Number(lr));
+            t.metric("hparam/acc", 0, 20.0, acc);
+            t
+        };
+        let runs = vec![
+            parent,
+            trial("x/1700000001.5", 0.1, 0.8),
+            trial("x/1700000002.5", 0.2, 0.6),
+        ];
+        let mut warnings = Vec::new();
+        let out = join_children(runs, &mut warnings);
+        let rows: Vec<(&str, Option<&Cell>, Option<f64>)> = out
+            .iter()
+            .map(|r| {
+                (
+                    r.run.as_str(),
+                    r.params.get("lr"),
+                    r.metrics.get("hparam/acc").map(|m| m.last),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                ("x", None, None),
+                ("x/1700000001.5", Some(&Cell::Number(0.1)), Some(0.8)),
+                ("x/1700000002.5", Some(&Cell::Number(0.2)), Some(0.6)),
+            ]
+        );
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].contains("run x: 2 add_hparams trials"),
+            "{}",
+            warnings[0]
+        );
     }
 }

@@ -704,7 +704,18 @@ fn compare(key: &Key, v: &Cell, op: Op, lit: &Cell) -> bool {
     let ord = match (v, lit) {
         (Cell::Bool(a), Cell::Bool(b)) => Some(a.cmp(b)),
         (Cell::Bool(a), Cell::Text(b)) => Some(a.to_string().cmp(&b.to_ascii_lowercase())),
+        (Cell::Number(a), Cell::Number(b)) if matches!(key.source, Source::Metric(_)) => {
+            a.partial_cmp(&at_precision_of(*a, *b))
+        }
         (_, Cell::Number(b)) => v.as_number().and_then(|a| a.partial_cmp(b)),
+        // A parameter stored as text compares as a number when both sides read as one, quoted
+        // literal or not.
+        (Cell::Text(a), Cell::Text(b)) if key.source == Source::Param => {
+            match (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
+                (Ok(x), Ok(y)) => x.partial_cmp(&y),
+                _ => Some(a.as_str().cmp(b.as_str())),
+            }
+        }
         (Cell::Number(a), Cell::Text(b)) => match b.trim().parse::<f64>() {
             Ok(b) => a.partial_cmp(&b),
             Err(_) => Some(format_number(*a).cmp(b)),
@@ -728,6 +739,17 @@ fn compare(key: &Key, v: &Cell, op: Op, lit: &Cell) -> bool {
         Op::Le => ord != Ordering::Greater,
         Op::Gt => ord == Ordering::Greater,
         Op::Ge => ord != Ordering::Less,
+    }
+}
+
+/// The literal `lit` as it would have been stored beside the metric value `value`: most
+/// scalars are written as float32, so a value that is exactly a float32 is compared with the
+/// literal rounded to float32 (`0.914` then equals the stored 0.9139999747...).
+fn at_precision_of(value: f64, lit: f64) -> f64 {
+    if value.is_finite() && f64::from(value as f32) == value {
+        f64::from(lit as f32)
+    } else {
+        lit
     }
 }
 
@@ -768,16 +790,23 @@ pub fn parse_order_by(input: &str) -> Result<Vec<OrderKey>, QueryError> {
     }
 }
 
-/// Orders two runs by `keys`: missing values last whatever the direction, numbers before
-/// text, text by code point.
+/// Orders two runs by `keys`: NaN and then missing values last whatever the direction,
+/// numbers before text, text by code point.
 pub fn order(a: &dyn Lookup, b: &dyn Lookup, keys: &[OrderKey]) -> Ordering {
+    // 0: an ordinary value, 1: NaN, 2: missing.
+    let class = |c: &Option<Cell>| match c {
+        None => 2,
+        Some(Cell::Number(x)) if x.is_nan() => 1,
+        Some(_) => 0,
+    };
     for k in keys {
         let (x, y) = (a.get(&k.key), b.get(&k.key));
+        let (cx, cy) = (class(&x), class(&y));
+        if cx != cy {
+            return cx.cmp(&cy);
+        }
         let ord = match (&x, &y) {
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => return Ordering::Greater,
-            (Some(_), None) => return Ordering::Less,
-            (Some(x), Some(y)) => {
+            (Some(x), Some(y)) if cx == 0 => {
                 let o = cell_order(x, y);
                 if k.descending {
                     o.reverse()
@@ -785,6 +814,8 @@ pub fn order(a: &dyn Lookup, b: &dyn Lookup, keys: &[OrderKey]) -> Ordering {
                     o
                 }
             }
+            // Both NaN or both missing.
+            _ => Ordering::Equal,
         };
         if ord != Ordering::Equal {
             return ord;
@@ -969,6 +1000,95 @@ mod tests {
         assert_eq!(names, vec!["c", "b", "a"]);
         assert!(parse_order_by("params.lr sideways").is_err());
         assert!(parse_order_by("").is_err());
+    }
+
+    fn names_matching(rows: &[(&'static str, Row)], filter: &str) -> Vec<&'static str> {
+        let f = Filter::parse(filter).unwrap_or_else(|e| panic!("{e}"));
+        rows.iter()
+            .filter(|(_, r)| f.matches(r))
+            .map(|(n, _)| *n)
+            .collect()
+    }
+
+    #[test]
+    fn float32_metrics_compare_at_their_precision() {
+        let rows = vec![
+            // As TensorBoard stores 0.914 (simple_value is float32).
+            ("f32", row(&[("metrics.acc", num(f64::from(0.914f32)))])),
+            // A float64 scalar just below 0.914.
+            ("f64", row(&[("metrics.acc", num(0.913_999_999))])),
+        ];
+        assert_eq!(names_matching(&rows, "metrics.acc = 0.914"), vec!["f32"]);
+        assert_eq!(names_matching(&rows, "metrics.acc >= 0.914"), vec!["f32"]);
+        assert_eq!(
+            names_matching(&rows, "metrics.acc > 0.914"),
+            Vec::<&str>::new()
+        );
+        assert_eq!(names_matching(&rows, "metrics.acc < 0.914"), vec!["f64"]);
+        // Not for attributes: a start time that happens to be a float32 keeps its precision.
+        let rows = vec![("t", row(&[("start_time", num(1_700_000_000.0))]))];
+        assert_eq!(
+            names_matching(&rows, "attributes.start_time < 1700000050"),
+            vec!["t"]
+        );
+    }
+
+    #[test]
+    fn text_params_compare_as_numbers_with_quoted_literals_too() {
+        let rows = vec![
+            (
+                "a",
+                row(&[("params.bs", num(64.0)), ("params.lr", num(0.01))]),
+            ),
+            (
+                "b",
+                row(&[("params.bs", text("128")), ("params.lr", text("0.1"))]),
+            ),
+            (
+                "c",
+                row(&[("params.bs", text("64")), ("params.lr", text("1e-3"))]),
+            ),
+            (
+                "d",
+                row(&[("params.bs", text("big")), ("params.lr", text("auto"))]),
+            ),
+        ];
+        // "big" is not a number: against a quoted literal it compares as text ("b" > "1"),
+        // against a bare number not at all.
+        assert_eq!(names_matching(&rows, "params.bs > '100'"), vec!["b", "d"]);
+        assert_eq!(names_matching(&rows, "params.bs > 100"), vec!["b"]);
+        assert_eq!(names_matching(&rows, "params.lr = '0.001'"), vec!["c"]);
+        assert_eq!(names_matching(&rows, "params.lr < '0.05'"), vec!["a", "c"]);
+        assert_eq!(names_matching(&rows, "params.lr < 0.05"), vec!["a", "c"]);
+        // Text that is not a number still compares as text.
+        assert_eq!(names_matching(&rows, "params.bs = 'big'"), vec!["d"]);
+        assert_eq!(names_matching(&rows, "params.lr > 'a'"), vec!["d"]);
+    }
+
+    #[test]
+    fn nan_sorts_after_numbers_and_before_missing_either_way() {
+        let rows = [
+            ("pos_nan", row(&[("metrics.loss", num(f64::NAN))])),
+            ("one", row(&[("metrics.loss", num(1.0))])),
+            ("none", row(&[])),
+            ("neg_nan", row(&[("metrics.loss", num(-f64::NAN))])),
+            ("two", row(&[("metrics.loss", num(2.0))])),
+        ];
+        let sorted = |spec: &str| {
+            let keys = parse_order_by(spec).unwrap();
+            let mut idx: Vec<usize> = (0..rows.len()).collect();
+            idx.sort_by(|&i, &j| order(&rows[i].1, &rows[j].1, &keys));
+            idx.iter().map(|&i| rows[i].0).collect::<Vec<_>>()
+        };
+        // The sort is stable: the two NaNs keep their input order.
+        assert_eq!(
+            sorted("metrics.loss ASC"),
+            vec!["one", "two", "pos_nan", "neg_nan", "none"]
+        );
+        assert_eq!(
+            sorted("metrics.loss DESC"),
+            vec!["two", "one", "pos_nan", "neg_nan", "none"]
+        );
     }
 
     #[test]

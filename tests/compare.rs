@@ -189,6 +189,120 @@ fn runs_table_filters_orders_and_formats() {
     assert_eq!(table.lines().count(), 4);
 }
 
+#[derive(serde::Serialize)]
+struct NoteCfg {
+    note: String,
+    bs: String,
+}
+
+#[test]
+fn runs_output_for_awkward_values() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, acc, note, bs) in [
+        ("p", 0.914f32, "two\nlines", "64"),
+        ("q", 0.9f32, "plain", "128"),
+        ("宽", 0.5f32, "wide name", "8"),
+    ] {
+        let run = Run::create(dir.path().join(name))
+            .unwrap()
+            .config(&NoteCfg {
+                note: note.into(),
+                bs: bs.into(),
+            })
+            .unwrap();
+        run.log(10, &[("acc", acc)]).unwrap();
+        run.close().unwrap();
+    }
+    let d = dir.path().to_str().unwrap();
+    let select = |filter: &str| {
+        names(&json(&tfevents(&[
+            "runs", d, "--filter", filter, "--format", "json",
+        ])))
+    };
+    // Float32 metrics compare as the value shown; text parameters as numbers when both are.
+    assert_eq!(select("metrics.acc = 0.914"), vec!["p"]);
+    assert_eq!(select("metrics.acc >= 0.9"), vec!["p", "q"]);
+    assert_eq!(select("params.bs > '100'"), vec!["q"]);
+    assert_eq!(select("params.bs < 100"), vec!["p", "宽"]);
+
+    // No run matches: the chosen columns are still known, and the header is printed.
+    let csv = ok(&tfevents(&[
+        "runs",
+        d,
+        "--filter",
+        "metrics.acc > 0.99",
+        "--columns",
+        "run,params.bs,metrics.acc",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(csv, "run,params.bs,metrics.acc\n");
+
+    // JSON keys in column order, integers as integers.
+    let out = ok(&tfevents(&[
+        "runs",
+        d,
+        "--columns",
+        "run,last_step,metrics.acc,params.bs",
+        "--format",
+        "json",
+    ]));
+    let first = out.lines().nth(1).unwrap();
+    assert!(
+        first.starts_with(r#"  {"run":"p","last_step":10,"metrics.acc":0.9139999"#),
+        "{first}"
+    );
+
+    // The text table keeps one line per run, escapes the newline, and fits COLUMNS counting
+    // a wide character as two columns.
+    let o = Command::new(env!("CARGO_BIN_EXE_tfevents"))
+        .args([
+            "runs",
+            d,
+            "--columns",
+            "run,params.note,params.bs,metrics.acc",
+        ])
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    let table = ok(&o);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(
+        lines[1].starts_with('p') && lines[1].contains(r"two\nlines"),
+        "{table}"
+    );
+    // Display columns before `value` in `line`.
+    let offset = |line: &str, value: &str| {
+        let at = line
+            .find(value)
+            .unwrap_or_else(|| panic!("{value:?} in {line:?}"));
+        unicode_width::UnicodeWidthStr::width(&line[..at])
+    };
+    let bs = offset(lines[0], "params.bs");
+    assert_eq!(offset(lines[1], "64 "), bs, "{table}");
+    assert_eq!(offset(lines[2], "128 "), bs, "{table}");
+    assert_eq!(offset(lines[3], "8 "), bs, "{table}");
+    let o = Command::new(env!("CARGO_BIN_EXE_tfevents"))
+        .args([
+            "runs",
+            d,
+            "--columns",
+            "run,params.note,params.bs,metrics.acc",
+        ])
+        .env("COLUMNS", "24")
+        .output()
+        .unwrap();
+    let narrow = ok(&o);
+    for line in narrow.lines() {
+        assert!(
+            unicode_width::UnicodeWidthStr::width(line) <= 24,
+            "{narrow}"
+        );
+    }
+    assert!(String::from_utf8_lossy(&o.stderr).contains("do not fit"));
+}
+
 #[test]
 fn runs_reports_bad_filters_at_the_token() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,6 +3,8 @@
 
 use std::io::{self, Write};
 
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
 /// A cell: its text for people, and its value for CSV and JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -55,12 +57,12 @@ pub fn short_number(x: f64) -> String {
     format!("{x:.4e}")
 }
 
-/// Display width of a string (characters; good enough for names and numbers).
+/// Display width of a string in terminal columns (wide characters take two).
 fn width(s: &str) -> usize {
-    s.chars().count()
+    UnicodeWidthStr::width(s)
 }
 
-/// `s` cut to `w` characters, with an ellipsis when cut.
+/// `s` cut to at most `w` columns, with an ellipsis when cut.
 fn cut(s: &str, w: usize) -> String {
     if width(s) <= w {
         return s.to_owned();
@@ -68,13 +70,48 @@ fn cut(s: &str, w: usize) -> String {
     if w == 0 {
         return String::new();
     }
-    let mut out: String = s.chars().take(w - 1).collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + cw > w - 1 {
+            break;
+        }
+        used += cw;
+        out.push(c);
+    }
     out.push('…');
     out
 }
 
-/// The terminal's width when stdout is one.
+/// `s` on one line: newlines, tabs and other control characters written as escapes (`\n`).
+fn one_line(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The width to fit: `COLUMNS` when set to a number, else the terminal's width when stdout
+/// is one.
 pub fn terminal_width() -> Option<usize> {
+    if let Some(cols) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+    {
+        return Some(cols);
+    }
     terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| usize::from(w.0))
 }
 
@@ -89,15 +126,16 @@ impl Grid {
         /// A header may be cut down to this when its values are narrower.
         const MIN_HEADER: usize = 16;
         let n = self.header.len();
+        let header: Vec<String> = self.header.iter().map(|h| one_line(h)).collect();
+        let rows: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| r.iter().map(|c| one_line(&c.display)).collect())
+            .collect();
         let mut widths: Vec<usize> = (0..n)
             .map(|c| {
-                let cells = self
-                    .rows
-                    .iter()
-                    .map(|r| width(&r[c].display))
-                    .max()
-                    .unwrap_or(0);
-                let header = width(&self.header[c]);
+                let cells = rows.iter().map(|r| width(&r[c])).max().unwrap_or(0);
+                let header = width(&header[c]);
                 match max_width {
                     Some(_) => cells.max(header.min(MIN_HEADER.max(cells))).min(MAX_COL),
                     None => cells.max(header),
@@ -141,9 +179,9 @@ impl Grid {
             }
             writeln!(out, "{}", s.trim_end())
         };
-        line(self.header.clone(), out)?;
-        for row in &self.rows {
-            line(row.iter().map(|c| c.display.clone()).collect(), out)?;
+        line(header, out)?;
+        for row in rows {
+            line(row, out)?;
         }
         Ok(n - shown)
     }
@@ -179,10 +217,15 @@ impl Grid {
     pub fn write_json(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "[")?;
         for (i, row) in self.rows.iter().enumerate() {
-            let mut obj = serde_json::Map::new();
-            for (name, c) in self.header.iter().zip(row) {
+            // Keys in column order.
+            let mut line = String::from("{");
+            for (j, (name, c)) in self.header.iter().zip(row).enumerate() {
                 let v = match &c.value {
                     Value::Empty => serde_json::Value::Null,
+                    // Integral numbers as integers (steps, sizes, integer parameters).
+                    Value::Number(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => {
+                        serde_json::json!(*x as i64)
+                    }
                     Value::Number(x) if x.is_finite() => serde_json::json!(x),
                     Value::Number(x) => {
                         serde_json::Value::String(tfevents::query::format_number(*x))
@@ -190,10 +233,16 @@ impl Grid {
                     Value::Text(t) => serde_json::Value::String(t.clone()),
                     Value::Bool(b) => serde_json::Value::Bool(*b),
                 };
-                obj.insert(name.clone(), v);
+                if j > 0 {
+                    line.push(',');
+                }
+                line.push_str(&serde_json::Value::String(name.clone()).to_string());
+                line.push(':');
+                line.push_str(&v.to_string());
             }
+            line.push('}');
             let sep = if i + 1 < self.rows.len() { "," } else { "" };
-            writeln!(out, "  {}{sep}", serde_json::Value::Object(obj))?;
+            writeln!(out, "  {line}{sep}")?;
         }
         writeln!(out, "]")
     }

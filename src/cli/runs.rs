@@ -195,6 +195,8 @@ pub fn runs(req: &RunsRequest<'_>) -> Result<(), CliError> {
         eprintln!("tfevents: warning: {w}");
     }
     let total = overview.runs.len();
+    // Columns from every run, so that a filter changes the rows but not the columns.
+    let all = all_columns(&overview.runs);
     let mut runs: Vec<RunSummary> = overview
         .runs
         .into_iter()
@@ -202,7 +204,6 @@ pub fn runs(req: &RunsRequest<'_>) -> Result<(), CliError> {
         .collect();
     runs.sort_by(|a, b| query::order(a, b, &order).then_with(|| a.run.cmp(&b.run)));
 
-    let all = all_columns(&runs);
     let columns = match req.columns {
         Some(spec) => choose_columns(spec, &all)?,
         None if matches!(req.format, Format::Table | Format::Markdown) => {
@@ -212,9 +213,16 @@ pub fn runs(req: &RunsRequest<'_>) -> Result<(), CliError> {
     };
     let grid = Grid {
         header: columns.iter().map(|k| k.to_string()).collect(),
+        // Numbers to the right: metrics, the last step, and parameters with only numbers.
         right: columns
             .iter()
-            .map(|k| !matches!(k.source, Source::Attribute) || k.name == "last_step")
+            .map(|k| match k.source {
+                Source::Attribute => k.name == "last_step",
+                Source::Metric(_) => true,
+                Source::Param => runs
+                    .iter()
+                    .all(|r| matches!(r.get(k), None | Some(query::Cell::Number(_)))),
+            })
             .collect(),
         rows: runs
             .iter()
