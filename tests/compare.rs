@@ -494,7 +494,56 @@ fn reduce_writes_one_run_per_op_that_reads_back() {
     // A second reduce into the same place is refused rather than mixed in.
     let o = tfevents(&argv);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("would be overwritten"));
+
+    // Refused before anything is written: a new op beside a taken one is not left behind.
+    let seeds = seed_paths(dir.path());
+    let again = dir.path().join("again");
+    let reduce = |out: &Path, ops: &str, format: &str| {
+        let mut a: Vec<&str> = vec!["reduce"];
+        a.extend(seeds.iter().map(String::as_str));
+        a.extend([
+            "--out",
+            out.to_str().unwrap(),
+            "--ops",
+            ops,
+            "--format",
+            format,
+        ]);
+        tfevents(&a)
+    };
+    ok(&reduce(&again, "mean", "tfevents"));
+    let o = reduce(&again, "std,mean", "tfevents");
+    assert_eq!(o.status.code(), Some(2));
+    let listing = |d: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(listing(&again), vec!["mean"]);
+    // An op named twice is written once.
+    let twice = dir.path().join("twice");
+    ok(&reduce(&twice, "mean,std,mean", "tfevents"));
+    assert_eq!(listing(&twice), vec!["mean", "std"]);
+    let table = dir.path().join("table");
+    ok(&reduce(&table, "mean,mean", "parquet"));
+    let file = std::fs::File::open(table.join("reduced.parquet")).unwrap();
+    let builder =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let fields: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(fields, vec!["tag", "step", "wall_time", "runs", "mean"]);
+    // And the table is not overwritten either.
+    let o = reduce(&table, "max", "parquet");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("reduced.parquet"));
 }
 
 #[test]

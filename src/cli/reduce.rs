@@ -102,44 +102,78 @@ fn run_series(path: &Path, tags: Option<&Glob>) -> Result<Vec<Series>, CliError>
         .collect())
 }
 
+/// Where the result goes: an op directory per op, or one table.
+fn destinations(out: &Path, ops: &[Op], format: Format) -> Vec<PathBuf> {
+    match format {
+        Format::Tfevents => ops.iter().map(|op| out.join(op.name())).collect(),
+        Format::Parquet => vec![out.join("reduced.parquet")],
+    }
+}
+
+/// Refuses, before anything is written, when any destination already holds something.
+fn check_destinations(dests: &[PathBuf]) -> Result<(), CliError> {
+    let taken: Vec<String> = dests
+        .iter()
+        .filter(|d| match fs::read_dir(d) {
+            Ok(mut entries) => entries.next().is_some(),
+            Err(_) => d.exists(),
+        })
+        .map(|d| d.display().to_string())
+        .collect();
+    if taken.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "{} already {} and would be overwritten; choose a new --out",
+        taken.join(", "),
+        if taken.len() == 1 { "exists" } else { "exist" }
+    )))
+}
+
+/// Writes one run per op, each under a temporary name first; the op directories are renamed
+/// into place only when every one is complete.
 fn write_tfevents(out: &Path, reduced: &[Reduced], ops: &[Op]) -> Result<(), CliError> {
     fs::create_dir_all(out).map_err(path_err(out))?;
-    for (k, op) in ops.iter().enumerate() {
-        let dest = out.join(op.name());
-        let has_events = fs::read_dir(&dest)
-            .map(|d| d.flatten().next().is_some())
-            .unwrap_or(false);
-        if has_events {
-            return Err(CliError::Usage(format!(
-                "{}: already exists and is not empty; choose a new --out",
-                dest.display()
-            )));
-        }
-        let tmp = out.join(format!(".{}.partial", op.name()));
-        let _ = fs::remove_dir_all(&tmp);
-        let writer = EventWriter::create(&tmp, FlushPolicy::default()).map_err(path_err(&tmp))?;
-        for r in reduced {
-            let column = &r.values[k].1;
-            for ((&step, &wall_time), &value) in r.steps.iter().zip(&r.wall_times).zip(column) {
-                let event = pb::Event {
-                    wall_time,
-                    step,
-                    what: Some(pb::event::What::Summary(pb::Summary {
-                        value: vec![summary::scalar_f64(&r.tag, value)],
-                    })),
-                    ..Default::default()
-                };
-                writer
-                    .write_encoded(&event.encode_to_vec())
-                    .map_err(path_err(writer.path()))?;
+    let tmps: Vec<PathBuf> = ops
+        .iter()
+        .map(|op| out.join(format!(".{}.partial", op.name())))
+        .collect();
+    let result = (|| -> Result<(), CliError> {
+        for (k, tmp) in tmps.iter().enumerate() {
+            let _ = fs::remove_dir_all(tmp);
+            let writer = EventWriter::create(tmp, FlushPolicy::default()).map_err(path_err(tmp))?;
+            for r in reduced {
+                let column = &r.values[k].1;
+                for ((&step, &wall_time), &value) in r.steps.iter().zip(&r.wall_times).zip(column) {
+                    let event = pb::Event {
+                        wall_time,
+                        step,
+                        what: Some(pb::event::What::Summary(pb::Summary {
+                            value: vec![summary::scalar_f64(&r.tag, value)],
+                        })),
+                        ..Default::default()
+                    };
+                    writer
+                        .write_encoded(&event.encode_to_vec())
+                        .map_err(path_err(writer.path()))?;
+                }
             }
+            writer.sync().map_err(path_err(writer.path()))?;
         }
-        writer.sync().map_err(path_err(writer.path()))?;
-        drop(writer);
-        let _ = fs::remove_dir(&dest);
-        fs::rename(&tmp, &dest).map_err(path_err(&dest))?;
+        for (op, tmp) in ops.iter().zip(&tmps) {
+            let dest = out.join(op.name());
+            // An empty directory of that name may stand there.
+            let _ = fs::remove_dir(&dest);
+            fs::rename(tmp, &dest).map_err(path_err(&dest))?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for tmp in &tmps {
+            let _ = fs::remove_dir_all(tmp);
+        }
     }
-    Ok(())
+    result
 }
 
 fn write_parquet(out: &Path, reduced: &[Reduced], ops: &[Op]) -> Result<(), CliError> {
@@ -219,6 +253,16 @@ pub fn run(req: &ReduceRequest<'_>) -> Result<(), CliError> {
             })
         })
         .collect::<Result<Vec<Op>, _>>()?;
+    // An op named twice is computed once.
+    let mut ops_once: Vec<Op> = Vec::with_capacity(ops.len());
+    for op in ops {
+        if !ops_once.contains(&op) {
+            ops_once.push(op);
+        }
+    }
+    let ops = ops_once;
+    let names: Vec<&str> = ops.iter().map(|o| o.name()).collect();
+    check_destinations(&destinations(req.out, &ops, req.format))?;
     let runs = req
         .runs
         .iter()
