@@ -1192,7 +1192,7 @@ fn decimals(step: f64) -> usize {
     (0..=12)
         .find(|&d| {
             let scaled = step * 10f64.powi(d as i32);
-            (scaled - scaled.round()).abs() < 1e-6 * scaled.abs().max(1.0)
+            scaled.round() != 0.0 && (scaled - scaled.round()).abs() < 1e-6 * scaled.abs()
         })
         .unwrap_or(12)
 }
@@ -1339,21 +1339,33 @@ fn time_ticks(lo: f64, hi: f64, target: usize) -> Vec<Tick> {
         14.0 * DAY,
     ];
     let raw = (hi - lo) / target.max(1) as f64;
-    let step = STEPS
-        .into_iter()
-        .find(|&s| s >= raw)
-        .unwrap_or_else(|| nice_step((hi - lo) / DAY, target) * DAY);
+    let step = if raw < 1.0 {
+        // Under a second between ticks: tenths, hundredths, ... of a second.
+        nice_step(hi - lo, target)
+    } else {
+        STEPS
+            .into_iter()
+            .find(|&s| s >= raw)
+            .unwrap_or_else(|| nice_step((hi - lo) / DAY, target) * DAY)
+    };
+    let fraction_digits = if step < 1.0 { decimals(step) } else { 0 };
     let multi_day = (hi / DAY).floor() != (lo / DAY).floor();
     multiples(lo, hi, step)
         .into_iter()
         .map(|t| {
-            let secs = t.round() as i64;
+            let scale = 10f64.powi(fraction_digits as i32);
+            // Whole seconds, and the fraction in units of the last digit shown.
+            let ticks = (t * scale).round();
+            let secs = (ticks / scale).floor() as i64;
+            let frac = (ticks - secs as f64 * scale) as i64;
             let days = secs.div_euclid(86400);
             let of_day = secs.rem_euclid(86400);
             let (y, m, d) = civil_from_days(days);
             let (hh, mm, ss) = (of_day / 3600, of_day / 60 % 60, of_day % 60);
             let label = if step >= DAY {
                 format!("{y:04}-{m:02}-{d:02}")
+            } else if fraction_digits > 0 {
+                format!("{hh:02}:{mm:02}:{ss:02}.{frac:0fraction_digits$}")
             } else if step < MINUTE {
                 format!("{hh:02}:{mm:02}:{ss:02}")
             } else if multi_day && (of_day == 0 || step >= 6.0 * HOUR) {
@@ -1445,6 +1457,37 @@ mod tests {
         );
         let days = time_ticks(t0, t0 + 10.0 * 86400.0, 5);
         assert_eq!(labels(&days)[0], "2026-12-05");
+        // Under a second: fractions of a second.
+        let short = time_ticks(t0 + 12.03, t0 + 12.74, 6);
+        assert_eq!(labels(&short), ["19:00:12.2", "19:00:12.4", "19:00:12.6"]);
+        let tiny = time_ticks(t0 + 0.5, t0 + 0.53, 3);
+        assert_eq!(
+            labels(&tiny),
+            ["19:00:00.50", "19:00:00.51", "19:00:00.52", "19:00:00.53"]
+        );
+    }
+
+    #[test]
+    fn ticks_close_together_far_from_zero_are_told_apart() {
+        let ticks = linear_ticks(1.0, 1.0 + 5e-7, 5);
+        let l = labels(&ticks);
+        assert!(l.len() >= 3, "{l:?}");
+        let distinct: std::collections::BTreeSet<&&str> = l.iter().collect();
+        assert_eq!(distinct.len(), l.len(), "{l:?}");
+        assert_eq!(l[0], "1");
+        assert_eq!(l[1], "1.0000001");
+        let big = linear_ticks(1e12, 1e12 + 4000.0, 4);
+        let l = labels(&big);
+        assert_eq!(
+            l,
+            [
+                "1T",
+                "1.000000001T",
+                "1.000000002T",
+                "1.000000003T",
+                "1.000000004T"
+            ]
+        );
     }
 
     #[test]
