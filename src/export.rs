@@ -11,7 +11,9 @@
 //!
 //! Superseded values are kept and flagged again: in each file the superseded values come
 //! first, then (where needed) a SessionLog START at one more than the largest step of the
-//! values written before it that are not superseded, then the others. Values whose flag this
+//! values written before it that are not superseded, then the others; a START that hides a
+//! file's superseded values goes at the head of the next file when it can, as a restarted
+//! writer puts it. Values whose flag this
 //! cannot reproduce are counted in [`ExportSummary::flags_changed`].
 
 use std::collections::{BTreeMap, HashMap};
@@ -39,6 +41,17 @@ pub enum ExportError {
     /// The output exists and is not an empty directory.
     #[error("{}: already exists and is not empty; choose a new output directory", .0.display())]
     OutputExists(PathBuf),
+    /// The output exists and is not a directory.
+    #[error("{}: already exists and is not a directory; choose a new output directory", .0.display())]
+    OutputNotDir(PathBuf),
+    /// `--runs` matched none of the tables' runs.
+    #[error("no run in {} matches {pattern:?}", dir.display())]
+    NoRunMatches {
+        /// The tables.
+        dir: PathBuf,
+        /// The pattern.
+        pattern: String,
+    },
     /// Reading the tables failed.
     #[error(transparent)]
     Tables(#[from] TablesError),
@@ -67,6 +80,9 @@ pub struct ExportSummary {
     pub flags_changed: u64,
     /// Run names or file names changed to be safe paths (original, used).
     pub renamed: Vec<(String, String)>,
+    /// Rows that could not be written, with why (a histogram whose bucket lists differ in
+    /// length, as an edit of the tables can leave), one line each.
+    pub skipped: Vec<String>,
 }
 
 /// One value to write.
@@ -207,7 +223,11 @@ fn json_to_proto(v: &serde_json::Value) -> prost_types::Value {
 }
 
 /// Reads every value table of `dir` into rows per run.
-fn read_rows(dir: &Path, runs: Option<&Glob>) -> Result<BTreeMap<String, RunRows>, ExportError> {
+fn read_rows(
+    dir: &Path,
+    runs: Option<&Glob>,
+    skipped: &mut Vec<String>,
+) -> Result<BTreeMap<String, RunRows>, ExportError> {
     let keep = |r: &str| runs.is_none_or(|g| g.matches(r));
     let mut out: BTreeMap<String, RunRows> = BTreeMap::new();
     let present = |t: Table| {
@@ -279,7 +299,13 @@ fn read_rows(dir: &Path, runs: Option<&Glob>) -> Result<BTreeMap<String, RunRows
                         };
                         match summary::histogram_buckets(tag, &h) {
                             Ok(v) => boxed(v),
-                            Err(_) => continue,
+                            Err(e) => {
+                                skipped.push(format!(
+                                    "run {run:?}, tag {tag:?}, step {}: {e}",
+                                    steps.value(i)
+                                ));
+                                continue;
+                            }
                         }
                     }
                     Table::Images => {
@@ -634,6 +660,9 @@ pub fn export(
         return Err(ExportError::NotTables(tables.to_owned()));
     }
     if out.exists() {
+        if !out.is_dir() {
+            return Err(ExportError::OutputNotDir(out.to_owned()));
+        }
         let empty = fs::read_dir(out)
             .map(|mut d| d.next().is_none())
             .unwrap_or(false);
@@ -641,7 +670,14 @@ pub fn export(
             return Err(ExportError::OutputExists(out.to_owned()));
         }
     }
-    let rows = read_rows(tables, runs)?;
+    let mut skipped = Vec::new();
+    let rows = read_rows(tables, runs, &mut skipped)?;
+    if let (Some(g), true) = (runs, rows.is_empty()) {
+        return Err(ExportError::NoRunMatches {
+            dir: tables.to_owned(),
+            pattern: g.pattern().to_owned(),
+        });
+    }
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -650,7 +686,7 @@ pub fn export(
     let _ = fs::remove_dir_all(&tmp);
     let result = write_all(&tmp, rows);
     let summary = match result {
-        Ok(s) => s,
+        Ok(s) => ExportSummary { skipped, ..s },
         Err(e) => {
             let _ = fs::remove_dir_all(&tmp);
             return Err(e);
@@ -692,25 +728,41 @@ fn write_all(root: &Path, runs: BTreeMap<String, RunRows>) -> Result<ExportSumma
             values.sort_by_key(|(r, _)| !r.superseded);
             files.push((fname, values));
         }
-        // Restart steps: one more than the largest step not superseded before each file.
+        // Restart steps. A file's superseded values need a START only where no later START
+        // covers them; it goes at one more than the largest step not superseded before it
+        // (the lowest step that hides none of those), or at the smallest step it must hide
+        // when nothing is kept before it. Working from the last file back keeps the STARTs as
+        // few as the original run had.
+        let mut kept_before: Vec<Option<i64>> = Vec::with_capacity(files.len());
         let mut max_kept: Option<i64> = None;
-        let mut starts: Vec<Option<i64>> = Vec::new();
-        let mut placed_superseded: Vec<i64> = Vec::new();
         for (_, values) in &files {
-            placed_superseded.extend(
-                values
-                    .iter()
-                    .filter(|(r, _)| r.superseded)
-                    .map(|(r, _)| r.step),
-            );
-            let s = match max_kept {
-                Some(m) => m.checked_add(1),
-                None => placed_superseded.iter().min().copied(),
-            };
-            let useful = s.is_some_and(|s| placed_superseded.iter().any(|&x| x >= s));
-            starts.push(if useful { s } else { None });
+            kept_before.push(max_kept);
             for (r, _) in values.iter().filter(|(r, _)| !r.superseded) {
                 max_kept = Some(max_kept.map_or(r.step, |m| m.max(r.step)));
+            }
+        }
+        let mut starts: Vec<Option<i64>> = vec![None; files.len()];
+        let mut later_start = i64::MAX;
+        for (k, (_, values)) in files.iter().enumerate().rev() {
+            let uncovered = values
+                .iter()
+                .filter(|(r, _)| r.superseded && r.step < later_start)
+                .map(|(r, _)| r.step)
+                .min();
+            if let Some(lowest) = uncovered {
+                // At the head of the next file, where a restarted writer put it, when a START
+                // there hides nothing kept; else in this file, after its superseded values.
+                let next = kept_before
+                    .get(k + 1)
+                    .map(|m| m.map_or(lowest, |m| m.saturating_add(1)))
+                    .filter(|&s| s <= lowest && starts[k + 1].is_none());
+                let (at, s) = match (next, kept_before[k]) {
+                    (Some(s), _) => (k + 1, s),
+                    (None, Some(m)) => (k, m.saturating_add(1)),
+                    (None, None) => (k, lowest),
+                };
+                starts[at] = Some(s);
+                later_start = later_start.min(s);
             }
         }
         // Check the flags the layout gives: a value is superseded when a later START has a

@@ -407,6 +407,30 @@ fn diff_shows_config_environment_and_metric_changes() {
     let line = text.lines().find(|l| l.contains("val/mAP")).unwrap();
     let cells: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(cells, vec!["val/mAP", "0.875", "0.75", "-0.125", "-14.3%"]);
+    // A run that stopped early: the table says at which steps the last values are.
+    let short = dir.path().join("short");
+    {
+        let run = Run::create(&short).unwrap();
+        run.log(5, &[("val/mAP", 0.5f32)]).unwrap();
+        run.close().unwrap();
+    }
+    let text = ok(&tfevents(&[
+        "diff",
+        a.to_str().unwrap(),
+        short.to_str().unwrap(),
+    ]));
+    let header = text.lines().find(|l| l.contains("B - A")).unwrap();
+    assert!(
+        header.contains("A step") && header.contains("B step"),
+        "{text}"
+    );
+    let line = text.lines().find(|l| l.contains("val/mAP")).unwrap();
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        vec!["val/mAP", "0.875", "0.5", "-0.375", "-42.9%", "10", "5"]
+    );
+    std::fs::remove_dir_all(&short).unwrap();
     // A logdir of several runs is not one run.
     let o = tfevents(&["diff", dir.path().to_str().unwrap(), a.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
@@ -705,6 +729,33 @@ fn assert_round_trip(logdir: &Path, partitioned: bool) {
         compared += a.len();
     }
     assert!(compared > 0, "{}: nothing compared", logdir.display());
+
+    // The restarts too: as many, at the same steps, in the same files (runs without values,
+    // such as an empty file, have no rows to export).
+    let restarts = |dir: &Path| -> Vec<(String, Vec<(u64, i64)>)> {
+        let v = json(&tfevents(&["inspect", "--json", dir.to_str().unwrap()]));
+        v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let starts = r["restarts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| (s["file"].as_u64().unwrap(), s["step"].as_i64().unwrap()))
+                    .collect();
+                (r["run"].as_str().unwrap().to_owned(), starts)
+            })
+            .filter(|(_, starts): &(String, Vec<(u64, i64)>)| !starts.is_empty())
+            .collect()
+    };
+    assert_eq!(
+        restarts(&exported),
+        restarts(logdir),
+        "{}",
+        logdir.display()
+    );
 }
 
 #[test]
@@ -809,4 +860,116 @@ fn export_refuses_to_overwrite_and_needs_tables() {
         .collect();
     names.sort();
     assert_eq!(names, vec!["tf1", "tf2"]);
+    // A pattern that matches no run, or an output that is a file, is an error that says so.
+    let o = tfevents(&[
+        "export",
+        tables.to_str().unwrap(),
+        "--out",
+        dir.path().join("none").to_str().unwrap(),
+        "--runs",
+        "nomatch*",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("matches \"nomatch*\""),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!dir.path().join("none").exists());
+    let o = tfevents(&[
+        "export",
+        tables.to_str().unwrap(),
+        "--out",
+        busy.join("keep.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a directory;"));
+}
+
+/// Tables edited so that one histogram's counts no longer match its edges: that row is left
+/// out of the export and named, the rest is exported.
+#[test]
+fn export_names_the_rows_it_cannot_write() {
+    use arrow_array::builder::{Float64Builder, ListBuilder};
+    use arrow_array::cast::AsArray;
+    use arrow_array::{Array, ArrayRef, RecordBatch};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let tables = dir.path().join("t");
+    ok(&tfevents(&[
+        "convert",
+        fixture("logdir").to_str().unwrap(),
+        "--out",
+        tables.to_str().unwrap(),
+        "--kinds",
+        "histograms",
+    ]));
+    let path = tables.join("histograms.parquet");
+    let file = std::fs::File::open(&path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert!(total > 1);
+    let schema = batches[0].schema();
+    let edited: Vec<RecordBatch> = batches
+        .iter()
+        .enumerate()
+        .map(|(k, b)| {
+            let idx = schema.index_of("bucket_count").unwrap();
+            let counts = b.column(idx).as_list::<i32>();
+            let mut builder = ListBuilder::new(Float64Builder::new()).with_field(
+                match schema.field(idx).data_type() {
+                    arrow_schema::DataType::List(f) => f.clone(),
+                    other => panic!("{other:?}"),
+                },
+            );
+            for i in 0..counts.len() {
+                let values = counts.value(i);
+                let values = values.as_primitive::<arrow_array::types::Float64Type>();
+                // The first row of the first batch loses its last count.
+                let n = values.len() - usize::from(k == 0 && i == 0);
+                for j in 0..n {
+                    builder.values().append_value(values.value(j));
+                }
+                builder.append(true);
+            }
+            let mut columns: Vec<ArrayRef> = b.columns().to_vec();
+            columns[idx] = Arc::new(builder.finish());
+            RecordBatch::try_new(schema.clone(), columns).unwrap()
+        })
+        .collect();
+    let first_tag = {
+        let tags = batches[0].column(schema.index_of("tag").unwrap());
+        let tags = tags.as_dictionary::<arrow_array::types::Int32Type>();
+        let key = tags.keys().value(0) as usize;
+        tags.values().as_string::<i32>().value(key).to_owned()
+    };
+    let file = std::fs::File::create(&path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None).unwrap();
+    for b in &edited {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+
+    let out = dir.path().join("e");
+    let o = tfevents(&[
+        "export",
+        tables.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let warned: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("row not exported"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{err}");
+    assert!(warned[0].contains(&format!("tag {first_tag:?}")), "{err}");
+    assert!(warned[0].contains("counts"), "{err}");
+    assert!(err.contains(&format!("{} values", total - 1)), "{err}");
 }

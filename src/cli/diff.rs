@@ -224,14 +224,29 @@ pub fn diff(a: &Path, b: &Path, all: bool, format: Format) -> Result<(), CliErro
             display: grid::short_number(x),
             value: grid::Value::Number(x),
         };
+        // The steps of the last values, when the runs did not end at the same step for
+        // every metric (a run that crashed early is compared at its own last step).
+        let steps_differ = shared
+            .iter()
+            .any(|t| ra.metrics[*t].last_step != rb.metrics[*t].last_step);
+        let step = |s: i64| grid::Cell {
+            display: s.to_string(),
+            value: grid::Value::Number(s as f64),
+        };
+        let mut header: Vec<String> = vec![
+            "  tag".into(),
+            "A".into(),
+            "B".into(),
+            "B - A".into(),
+            "change".into(),
+        ];
+        let mut right = vec![false, true, true, true, true];
+        if steps_differ {
+            header.extend(["A step".into(), "B step".into()]);
+            right.extend([true, true]);
+        }
         let g = Grid {
-            header: vec![
-                "  tag".into(),
-                "A".into(),
-                "B".into(),
-                "B - A".into(),
-                "change".into(),
-            ],
+            header,
             rows: shared
                 .iter()
                 .map(|t| {
@@ -241,7 +256,7 @@ pub fn diff(a: &Path, b: &Path, all: bool, format: Format) -> Result<(), CliErro
                     } else {
                         String::new()
                     };
-                    vec![
+                    let mut row = vec![
                         grid::Cell {
                             display: format!("  {t}"),
                             value: grid::Value::Text((*t).clone()),
@@ -253,10 +268,15 @@ pub fn diff(a: &Path, b: &Path, all: bool, format: Format) -> Result<(), CliErro
                             display: change.clone(),
                             value: grid::Value::Text(change),
                         },
-                    ]
+                    ];
+                    if steps_differ {
+                        row.push(step(ra.metrics[*t].last_step));
+                        row.push(step(rb.metrics[*t].last_step));
+                    }
+                    row
                 })
                 .collect(),
-            right: vec![false, true, true, true, true],
+            right,
         };
         g.write_text(&mut out, width)?;
     }

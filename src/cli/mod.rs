@@ -385,6 +385,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             for (from, to) in &s.renamed {
                 eprintln!("tfevents: warning: {from:?} written as {to:?} (not a safe path)");
             }
+            for why in &s.skipped {
+                eprintln!("tfevents: warning: row not exported: {why}");
+            }
             if s.flags_changed > 0 {
                 eprintln!(
                     "tfevents: warning: {} values could not keep their superseded flag",
