@@ -207,7 +207,8 @@ enum Stop {
 
 impl ValuePass<'_> {
     /// The smallest step of the restarts after the record at `position`: values at this step
-    /// or later are superseded.
+    /// or later are superseded. `i64::MAX` when there is none (a restart at step `i64::MAX`
+    /// itself is taken as none).
     #[inline(always)]
     fn threshold(&mut self, position: Position) -> i64 {
         while self.next_mark < self.marks.len() && self.marks[self.next_mark].position <= position {
@@ -254,7 +255,8 @@ impl ValuePass<'_> {
                 index += 1;
                 report.events += 1;
                 let emit = |tag: &str, value: Value| {
-                    let superseded = step >= threshold && supersedable(&value);
+                    let superseded =
+                        step >= threshold && threshold != i64::MAX && supersedable(&value);
                     f(&Point {
                         tag,
                         step: Step(step),
@@ -300,7 +302,8 @@ impl ValuePass<'_> {
             let step = Step(event.step);
             let wall_time = WallTime(event.wall_time);
             self.normalizer.event(&event, &mut issues, |tag, value| {
-                let superseded = event.step >= threshold && supersedable(&value);
+                let superseded =
+                    event.step >= threshold && threshold != i64::MAX && supersedable(&value);
                 f(&Point {
                     tag,
                     step,

@@ -73,6 +73,19 @@ pub enum SummaryError {
         /// Bytes (or strings) given.
         got: usize,
     },
+    /// Histogram edges that are empty, not strictly ascending, or NaN.
+    #[error("histogram edges must be one or more strictly ascending numbers (got {0} edges that are not)")]
+    HistogramEdges(usize),
+    /// An image whose size in bytes does not fit in memory.
+    #[error("image of {width}x{height}x{channels} is too large")]
+    ImageTooLarge {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// Channels per pixel.
+        channels: u8,
+    },
     /// A histogram whose edge and count lists differ in length.
     #[error("histogram with {left} left edges, {right} right edges and {count} counts")]
     HistogramShape {
@@ -157,12 +170,25 @@ pub fn default_bucket_limits() -> &'static [f64] {
 /// A histogram of `values` in TensorBoard's default buckets, empty buckets collapsed as
 /// TensorFlow does (a run of empty buckets keeps only its last limit). NaNs are skipped.
 pub fn histogram(tag: &str, values: &[f64]) -> pb::summary::Value {
-    histogram_with_limits(tag, values, default_bucket_limits())
+    histogram_in(tag, values, default_bucket_limits())
 }
 
-/// A histogram of `values` in buckets with the given right edges (sorted ascending; values
-/// above the last edge go into the last bucket).
-pub fn histogram_with_limits(tag: &str, values: &[f64], limits: &[f64]) -> pb::summary::Value {
+/// A histogram of `values` in buckets with the given right edges (at least one, finite and
+/// strictly ascending; values above the last edge go into the last bucket).
+pub fn histogram_with_limits(
+    tag: &str,
+    values: &[f64],
+    limits: &[f64],
+) -> Result<pb::summary::Value, SummaryError> {
+    let ascending = limits.windows(2).all(|w| w[0] < w[1]);
+    if limits.is_empty() || !ascending || limits.iter().any(|l| l.is_nan()) {
+        return Err(SummaryError::HistogramEdges(limits.len()));
+    }
+    Ok(histogram_in(tag, values, limits))
+}
+
+/// [`histogram_with_limits`] for edges known to be valid.
+fn histogram_in(tag: &str, values: &[f64], limits: &[f64]) -> pb::summary::Value {
     let mut counts = vec![0f64; limits.len()];
     let (mut min, mut max, mut sum, mut sum_squares, mut num) =
         (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0.0, 0.0);
@@ -231,7 +257,16 @@ pub fn image(
         4 => ExtendedColorType::Rgba8,
         c => return Err(SummaryError::Channels(c)),
     };
-    let expected = width as usize * height as usize * channels as usize;
+    let Some(expected) = (width as usize)
+        .checked_mul(height as usize)
+        .and_then(|n| n.checked_mul(usize::from(channels)))
+    else {
+        return Err(SummaryError::ImageTooLarge {
+            width,
+            height,
+            channels,
+        });
+    };
     if pixels.len() != expected {
         return Err(SummaryError::ImageSize {
             width,
@@ -379,19 +414,27 @@ pub fn encode_wav(
     sample_rate: u32,
     channels: u16,
 ) -> Result<Vec<u8>, SummaryError> {
-    let bad = channels == 0 || sample_rate == 0 || samples.len() % usize::from(channels) != 0;
-    let data_len = samples
-        .len()
-        .checked_mul(2)
-        .filter(|&n| n <= u32::MAX as usize - 36);
-    let Some(data_len) = data_len.filter(|_| !bad) else {
+    // 16-bit samples: a frame is `2 * channels` bytes and a second `2 * channels * rate`,
+    // both stored in the header (u16 and u32), as is the data length (u32).
+    let sizes = (|| {
+        if channels == 0 || sample_rate == 0 || samples.len() % usize::from(channels) != 0 {
+            return None;
+        }
+        let block_align = channels.checked_mul(2)?;
+        let byte_rate = sample_rate.checked_mul(u32::from(block_align))?;
+        let data_len = samples
+            .len()
+            .checked_mul(2)
+            .filter(|&n| n <= u32::MAX as usize - 36)?;
+        Some((block_align, byte_rate, data_len))
+    })();
+    let Some((block_align, byte_rate, data_len)) = sizes else {
         return Err(SummaryError::Audio {
             samples: samples.len(),
             channels,
             sample_rate,
         });
     };
-    let block_align = channels * 2;
     let mut wav = Vec::with_capacity(44 + data_len);
     wav.extend_from_slice(b"RIFF");
     wav.extend_from_slice(&(36 + data_len as u32).to_le_bytes());
@@ -400,7 +443,7 @@ pub fn encode_wav(
     wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
     wav.extend_from_slice(&channels.to_le_bytes());
     wav.extend_from_slice(&sample_rate.to_le_bytes());
-    wav.extend_from_slice(&(sample_rate * u32::from(block_align)).to_le_bytes());
+    wav.extend_from_slice(&byte_rate.to_le_bytes());
     wav.extend_from_slice(&block_align.to_le_bytes());
     wav.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
     wav.extend_from_slice(b"data");
@@ -456,12 +499,9 @@ pub fn pr_curve_rows(
     let n = num_thresholds as usize;
     let (mut tp_b, mut fp_b) = (vec![0f64; n], vec![0f64; n]);
     for (&label, &p) in labels.iter().zip(predictions) {
-        let p = if p.is_nan() {
-            0.0
-        } else {
-            f64::from(p).clamp(0.0, 1.0)
-        };
-        let i = ((p * (n - 1) as f64).floor() as usize).min(n - 1);
+        let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+        // In float32, as TensorBoard's op and tensorboardX compute it: 0.9 * 10 is 9 there.
+        let i = ((p * (n - 1) as f32).floor() as usize).min(n - 1);
         if label {
             tp_b[i] += 1.0;
         } else {
@@ -753,6 +793,20 @@ pub fn hparams_session_end(status: i32, end_time_secs: f64) -> pb::summary::Valu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pr_curve_buckets_are_computed_in_float32() {
+        // 0.9f32 * 10 rounds to 9 in float32 (bucket 9), to 8.99... in float64.
+        let rows = pr_curve_rows(&[true, false, true, false], &[0.9, 0.1, 0.6, 0.4], 11).unwrap();
+        assert_eq!(
+            rows[0],
+            vec![2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 0.0]
+        );
+        assert_eq!(
+            rows[1],
+            vec![2.0, 2.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        );
+    }
 
     #[test]
     fn default_limits_match_tensorflow() {

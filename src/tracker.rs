@@ -230,12 +230,22 @@ impl Inner {
             values.push(summary::text("config", &format!("```json\n{pretty}\n```")));
         }
         values.push(summary::text("environment", &self.env.markdown()));
-        self.write_values(step, t, values)?;
+        // Every value is buffered even when writing to the file fails (the next flush that
+        // succeeds writes it), so the header counts as written and is never queued twice.
+        state.header_written = true;
+        self.header_written.store(true, Ordering::Release);
+        let mut first_error = None;
+        for v in values {
+            if let Err(e) = self.write_values(step, t, vec![v]) {
+                first_error.get_or_insert(e);
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
         self.writer
             .flush()
             .map_err(|e| self.io(self.writer.path(), e))?;
-        state.header_written = true;
-        self.header_written.store(true, Ordering::Release);
         self.write_sidecar(&state)
     }
 
@@ -252,6 +262,24 @@ impl Inner {
             .sync()
             .map_err(|e| self.io(self.writer.path(), e))?;
         self.write_sidecar(&state)
+    }
+}
+
+/// Merges `new` into `old` field by field, nested objects included, as the flattened config
+/// merges: a later `config()` adds fields and replaces values, and keeps the rest.
+fn merge_json(old: &mut serde_json::Value, new: serde_json::Value) {
+    match (old, new) {
+        (serde_json::Value::Object(old), serde_json::Value::Object(new)) => {
+            for (k, v) in new {
+                match old.get_mut(&k) {
+                    Some(slot) => merge_json(slot, v),
+                    None => {
+                        old.insert(k, v);
+                    }
+                }
+            }
+        }
+        (old, new) => *old = new,
     }
 }
 
@@ -321,7 +349,9 @@ impl Run {
     /// earlier files hold a session start, no second one is written (the `config` and
     /// `environment` texts of the new session are, at `step`); the session end is written
     /// as usual, and is the one TensorBoard shows when the earlier session crashed before
-    /// writing its own.
+    /// writing its own. When the earlier session did end with a status (a panic writes
+    /// `FAILURE`), TensorBoard's HParams tab keeps showing that first one; `tfevents runs` and
+    /// `run.json` show the last. Artifacts the earlier session logged stay in the manifest.
     pub fn resume(dir: impl AsRef<Path>, step: i64) -> Result<Run, WriteError> {
         Run::open(dir.as_ref(), FlushPolicy::default(), Some(step))
     }
@@ -347,7 +377,11 @@ impl Run {
             resumed_at: resume,
             earlier_session: resume.is_some() && has_session_start(dir),
             header_written: AtomicBool::new(false),
-            state: Mutex::new(State::default()),
+            // Artifacts an earlier session of the run logged stay in its manifest.
+            state: Mutex::new(State {
+                artifacts: artifact::read_manifest(dir)?,
+                ..State::default()
+            }),
         };
         if let Some(step) = resume {
             inner.write_event(&pb::Event {
@@ -404,11 +438,7 @@ impl Run {
             match &mut state.config {
                 Some((f, j)) => {
                     f.extend(flat);
-                    if let (serde_json::Value::Object(old), serde_json::Value::Object(new)) =
-                        (j, json)
-                    {
-                        old.extend(new);
-                    }
+                    merge_json(j, json);
                 }
                 None => state.config = Some((flat, json)),
             }
@@ -509,7 +539,7 @@ impl Run {
         values: &[f64],
         edges: &[f64],
     ) -> Result<(), WriteError> {
-        let v = summary::histogram_with_limits(tag, values, edges);
+        let v = summary::histogram_with_limits(tag, values, edges)?;
         self.write_values(step, now(), vec![v])
     }
 

@@ -194,12 +194,16 @@ impl EventWriter {
     }
 
     /// Buffers one already-serialized `Event`; flushes when the policy says so.
+    ///
+    /// The event is buffered even when this returns an error: the error is that of writing
+    /// to the file (now, or in the background since the last call), and the buffered records
+    /// are written by the next flush that succeeds.
     pub fn write_encoded(&self, event: &[u8]) -> io::Result<()> {
         let mut buffer = self.shared.lock();
+        encode_record(event, &mut buffer.bytes);
         if let Some(e) = buffer.background_error.take() {
             return Err(e);
         }
-        encode_record(event, &mut buffer.bytes);
         let oldest = *buffer.oldest.get_or_insert_with(Instant::now);
         let policy = self.shared.policy;
         if buffer.bytes.len() >= policy.max_buffered || oldest.elapsed() >= policy.every {
@@ -230,16 +234,39 @@ impl EventWriter {
 }
 
 fn flush_buffer(buffer: &mut Buffer) -> io::Result<()> {
-    if !buffer.bytes.is_empty() {
-        // One write of whole records: a crash cannot leave half of one behind except at the
-        // very end, which readers report as a truncated tail.
-        let result = buffer.file.write_all(&buffer.bytes);
-        // On failure the records stay buffered, to be tried again by the next flush.
-        result?;
-        buffer.bytes.clear();
+    let result = write_out(&mut buffer.file, &mut buffer.bytes);
+    if result.is_ok() {
+        buffer.oldest = None;
     }
-    buffer.oldest = None;
-    Ok(())
+    result
+}
+
+/// Appends `bytes` (whole records, in order) to `out` and removes what was written.
+///
+/// A crash cannot leave half a record behind except at the very end, which readers report
+/// as a truncated tail. What reached the file is never written again: after a failure (a
+/// full disk) the rest stays in `bytes`, and the next call goes on where this one stopped,
+/// completing a record the failure cut off, so the file holds each record once and whole.
+fn write_out(out: &mut impl Write, bytes: &mut Vec<u8>) -> io::Result<()> {
+    let mut done = 0;
+    let result = loop {
+        if done == bytes.len() {
+            break Ok(());
+        }
+        match out.write(&bytes[done..]) {
+            Ok(0) => {
+                break Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "the file took none of the buffered records",
+                ))
+            }
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    bytes.drain(..done);
+    result
 }
 
 /// The background thread: flushes whenever the oldest buffered record is `policy.every` old,
@@ -366,6 +393,58 @@ mod tests {
                 "{wall_time} {step} {tag} {value}"
             );
         }
+    }
+
+    /// A file that takes `room` more bytes, a few at a time, then fails as a full disk does.
+    struct Filling {
+        data: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for Filling {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::other("no space left on device"));
+            }
+            let n = buf.len().min(self.room).min(7);
+            self.data.extend_from_slice(&buf[..n]);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_continued_not_repeated() {
+        let mut records = Vec::new();
+        for i in 0..5u8 {
+            crate::record::encode_record(&[i; 10], &mut records);
+        }
+        let mut buffered = records.clone();
+        // Room for one and a half records: the second is cut off.
+        let mut file = Filling {
+            data: Vec::new(),
+            room: 33,
+        };
+        assert!(write_out(&mut file, &mut buffered).is_err());
+        assert_eq!(file.data, records[..33]);
+        assert_eq!(buffered, records[33..]);
+        // Space again: the file ends up with every record exactly once.
+        file.room = usize::MAX;
+        write_out(&mut file, &mut buffered).unwrap();
+        assert!(buffered.is_empty());
+        assert_eq!(file.data, records);
+        let mut reader = crate::record::RecordReader::new(file.data.as_slice());
+        let mut n = 0;
+        while let Some(r) = reader.next_record().unwrap() {
+            assert_eq!(r, [n; 10]);
+            n += 1;
+        }
+        assert_eq!(n, 5);
+        assert!(reader.finish().is_clean());
     }
 
     #[test]

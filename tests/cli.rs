@@ -55,6 +55,24 @@ fn a_directory_of_tables_given_for_event_files_says_what_reads_it() {
 }
 
 #[test]
+fn the_largest_step_is_not_superseded_without_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().to_str().unwrap();
+    for (step, v) in [("9223372036854775807", "a=1"), ("0", "a=2")] {
+        let o = tfevents(&["log", "--logdir", d, "--step", step, v]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let out = stdout(&tfevents(&["dump", d]));
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["step"], i64::MAX);
+    assert!(rows.iter().all(|r| r["superseded"] == false), "{out}");
+}
+
+#[test]
 fn unknown_kind_is_a_usage_error() {
     let o = tfevents(&["dump", "--kinds", "scalar,bogus", "fixtures/logdir"]);
     assert_eq!(o.status.code(), Some(2));

@@ -642,6 +642,17 @@ fn artifacts_are_hashed_copied_or_referenced_and_listed() {
     };
     assert!(t.strings[0].contains(&sha));
     assert!(t.strings[0].contains("checkpoint"));
+
+    // A resumed run keeps the artifacts of its earlier session in the manifest.
+    let run = Run::resume(&run_dir, 15).unwrap();
+    let later = run
+        .log_artifact(30, &ckpt, "checkpoint", ArtifactMode::Reference)
+        .unwrap();
+    run.close().unwrap();
+    let manifest = read_manifest(&run_dir).unwrap();
+    assert_eq!(manifest.len(), 3);
+    assert_eq!(manifest[0], copied);
+    assert_eq!(manifest[2], later);
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -677,6 +688,18 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(run.audio(0, "a", &[0.0; 4], 0, 2).is_err());
     assert!(run.pr_curve(0, "p", &[true], &[0.5, 0.2], 10).is_err());
     assert!(run.pr_curve(0, "p", &[true], &[0.5], 1).is_err());
+    // Sizes that overflow, and edges that are no edges.
+    assert!(run.image(0, "i", 1 << 31, 1 << 31, 4, &[]).is_err());
+    assert!(run.image(0, "i", u32::MAX, u32::MAX, 4, &[]).is_err());
+    assert!(run.audio(0, "a", &[0.0, 0.5], u32::MAX, 1).is_err());
+    assert!(run.audio(0, "a", &[0.0; 40_000], 8000, 40_000).is_err());
+    assert!(run.histogram_with_edges(0, "h", &[1.0], &[]).is_err());
+    assert!(run
+        .histogram_with_edges(0, "h", &[1.0], &[3.0, 1.0, 2.0])
+        .is_err());
+    assert!(run
+        .histogram_with_edges(0, "h", &[1.0], &[0.0, f64::NAN])
+        .is_err());
     assert!(run
         .tensor(
             0,
@@ -713,6 +736,33 @@ fn bad_input_is_an_error_not_a_panic() {
     // Nothing bad was written to the run.
     let logdir = load_logdir(dir.path());
     assert!(logdir["e"].1.files[0].is_clean());
+}
+
+#[test]
+fn config_given_twice_merges_nested_fields_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = Run::create(dir.path().join("r"))
+        .unwrap()
+        .config(&serde_json::json!({"opt": {"lr": 0.1}, "x": 1}))
+        .unwrap()
+        .config(&serde_json::json!({"opt": {"momentum": 0.9}, "x": 2}))
+        .unwrap();
+    run.log(0, &[("loss", 1.0)]).unwrap();
+    run.close().unwrap();
+    let sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("r/run.json")).unwrap()).unwrap();
+    assert_eq!(
+        sidecar["config"],
+        serde_json::json!({"opt": {"lr": 0.1, "momentum": 0.9}, "x": 2})
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_tfevents"))
+        .args(["runs", dir.path().to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows[0]["params.opt.lr"], 0.1);
+    assert_eq!(rows[0]["params.opt.momentum"], 0.9);
+    assert_eq!(rows[0]["params.x"], 2);
 }
 
 fn config_is_not_a_map(_run: &Run) -> bool {
