@@ -366,6 +366,15 @@ impl Run {
     }
 
     fn open(dir: &Path, policy: FlushPolicy, resume: Option<i64>) -> Result<Run, WriteError> {
+        if dir.as_os_str().is_empty() {
+            return Err(WriteError::Io {
+                path: dir.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a run needs a directory (an empty path was given)",
+                ),
+            });
+        }
         let writer = EventWriter::create(dir, policy).map_err(|source| WriteError::Io {
             path: dir.to_owned(),
             source,

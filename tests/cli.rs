@@ -370,6 +370,38 @@ fn log_rejects_bad_values_with_the_offending_token() {
     let o = tfevents(&["dump", run_s]);
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
     assert_eq!(stdout(&o).lines().count(), 1);
+    // A line that is not UTF-8 is named as a line of stdin.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tfevents"))
+        .args(["log", "--logdir", run_s, "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(b"2 a=1\n3 b\xff=1\n").unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("stdin line 2"), "{}", stderr(&o));
+    // A --logdir that is a file.
+    let file = dir.path().join("plain");
+    std::fs::write(&file, b"x").unwrap();
+    let o = tfevents(&[
+        "log",
+        "--logdir",
+        file.to_str().unwrap(),
+        "--step",
+        "1",
+        "a=1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is a file, not a run directory"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

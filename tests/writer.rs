@@ -728,6 +728,9 @@ fn bad_input_is_an_error_not_a_panic() {
         .is_err());
     assert!(config_is_not_a_map(&run));
     run.close().unwrap();
+    // No directory at all.
+    let err = Run::create("").unwrap_err();
+    assert!(err.to_string().contains("empty path"), "{err}");
     // A run directory that cannot be created.
     let file = dir.path().join("plain-file");
     std::fs::write(&file, b"x").unwrap();

@@ -113,6 +113,12 @@ pub fn log(req: &LogRequest<'_>) -> Result<(), CliError> {
             "log needs TAG=VALUE arguments (with --step N), or --stdin".into(),
         ));
     }
+    if req.dir.exists() && !req.dir.is_dir() {
+        return Err(CliError::Usage(format!(
+            "--logdir {} is a file, not a run directory",
+            req.dir.display()
+        )));
+    }
     let path_err = |path: &Path| {
         let path = path.to_owned();
         move |source| CliError::Path { path, source }
@@ -138,7 +144,7 @@ pub fn log(req: &LogRequest<'_>) -> Result<(), CliError> {
     }
     if req.stdin {
         for (n, line) in io::stdin().lock().lines().enumerate() {
-            let line = line?;
+            let line = line.map_err(|e| CliError::Usage(format!("stdin line {}: {e}", n + 1)))?;
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
