@@ -141,6 +141,9 @@ pub struct ConvertSummary {
     pub reports: Vec<RunReport>,
     /// Runs whose rows were kept from the previous tables without reading them.
     pub kept_runs: usize,
+    /// Why an incremental conversion read everything again, if it did (a table of the
+    /// previous conversion is missing, so its rows could not be carried over).
+    pub full_because: Option<String>,
 }
 
 /// Name of the file in the output directory that records what was converted, for `--append`.
@@ -194,7 +197,11 @@ fn file_state(path: &Path) -> Option<FileState> {
 }
 
 fn options_key(opts: &ConvertOptions) -> String {
-    let tables: Vec<&str> = opts.tables.iter().map(|t| t.name()).collect();
+    // The set of kinds, whatever order or repetition they were given in.
+    let mut kinds = opts.tables.clone();
+    kinds.sort();
+    kinds.dedup();
+    let tables: Vec<&str> = kinds.iter().map(|t| t.name()).collect();
     format!(
         "kinds={} runs={} tags={} purge={} partition_by_run={}",
         tables.join(","),
@@ -1365,7 +1372,35 @@ pub fn convert(
         }
     }
     let key = options_key(opts);
-    let previous = if opts.append { load_state(out) } else { None };
+    let mut previous = if opts.append { load_state(out) } else { None };
+    // Rows are carried over from the previous tables: all of them must be there.
+    let mut full_because = None;
+    if previous.is_some() {
+        let missing: Vec<String> = opts
+            .tables
+            .iter()
+            .chain([&Table::Runs, &Table::Files])
+            .filter(|t| {
+                if opts.partition_by_run && Table::VALUES.contains(t) {
+                    !out.join(t.name()).is_dir()
+                } else {
+                    !out.join(format!("{}.parquet", t.name())).is_file()
+                }
+            })
+            .map(|t| t.name().to_owned())
+            .collect();
+        if !missing.is_empty() {
+            full_because = Some(format!(
+                "the previous {} missing, so every run was read again",
+                if missing.len() == 1 {
+                    format!("{} table is", missing[0])
+                } else {
+                    format!("{} tables are", missing.join(", "))
+                }
+            ));
+            previous = None;
+        }
+    }
     if let Some(prev) = &previous {
         if prev.options != key {
             return Err(ConvertError::OptionsChanged {
@@ -1416,6 +1451,7 @@ pub fn convert(
                 rows: Vec::new(),
                 reports: Vec::new(),
                 kept_runs: items.len(),
+                full_because: None,
             });
         }
     }
@@ -1501,6 +1537,7 @@ pub fn convert(
         rows,
         reports,
         kept_runs,
+        full_because,
     })
 }
 

@@ -675,7 +675,7 @@ pub fn export(
     if let (Some(g), true) = (runs, rows.is_empty()) {
         return Err(ExportError::NoRunMatches {
             dir: tables.to_owned(),
-            pattern: g.pattern().to_owned(),
+            pattern: g.as_str().to_owned(),
         });
     }
     let name = out

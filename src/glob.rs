@@ -79,11 +79,6 @@ impl Glob {
         &self.pattern
     }
 
-    /// The pattern as given.
-    pub fn pattern(&self) -> &str {
-        &self.pattern
-    }
-
     /// True if the whole of `text` matches.
     pub fn matches(&self, text: &str) -> bool {
         let chars: Vec<char> = text.chars().collect();

@@ -12,6 +12,7 @@ use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use common::{fixture, load_logdir, same};
+use tfevents::table::Table;
 use tfevents::value::Value;
 
 fn tfevents(args: &[&str]) -> std::process::Output {
@@ -318,6 +319,23 @@ fn partitioned_layout_escapes_run_names() {
 #[test]
 fn csv_and_jsonl_scalars() {
     let logdir = fixture("logdir/pt_writer");
+    // A directory for --out is refused before anything is read, and nothing is left behind.
+    let tmp = tempfile::tempdir().unwrap();
+    let o = tfevents(&[
+        "convert",
+        logdir.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is a directory"));
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    // --jobs beyond any use is refused.
+    let o = tfevents(&["inspect", "-j", "100000", logdir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--jobs must be from 1 to 256"));
     let o = tfevents(&["convert", logdir.to_str().unwrap(), "--format", "csv"]);
     assert!(o.status.success());
     let text = String::from_utf8(o.stdout).unwrap();
@@ -603,4 +621,39 @@ fn tables_with_the_older_marker_names_are_recognised_and_renamed() {
         assert!(!out.join(old).exists(), "{old}");
         assert!(out.join(new).is_file(), "{new}");
     }
+}
+
+#[test]
+fn append_reads_everything_again_when_a_previous_table_is_gone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logdir = tmp.path().join("logs");
+    copy_dir(&fixture("logdir"), &logdir);
+    let out = tmp.path().join("tables");
+    let full = library_convert(&logdir, &out, true);
+    let rows = |s: &tfevents::convert::ConvertSummary, t: Table| {
+        s.rows.iter().find(|(x, _)| *x == t).map(|(_, n)| *n)
+    };
+    let scalars = rows(&full, Table::Scalars).unwrap();
+    std::fs::remove_file(out.join("scalars.parquet")).unwrap();
+    // Nothing changed in the logdir, yet the rows cannot be carried over: all are read.
+    let again = library_convert(&logdir, &out, true);
+    assert_eq!(rows(&again, Table::Scalars), Some(scalars));
+    assert_eq!(again.kept_runs, 0);
+    let why = again.full_because.expect("a reason");
+    assert!(why.contains("scalars table is missing"), "{why}");
+    assert_eq!(
+        read_table(&out.join("scalars.parquet"))
+            .iter()
+            .map(|b| b.num_rows() as u64)
+            .sum::<u64>(),
+        scalars
+    );
+}
+
+#[test]
+fn append_takes_kinds_in_any_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("tables");
+    convert_fixtures(&out, &["--kinds", "scalars,histograms", "--append"]);
+    convert_fixtures(&out, &["--kinds", "histograms,scalars,scalars", "--append"]);
 }

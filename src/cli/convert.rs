@@ -74,6 +74,9 @@ pub fn to_parquet(
     for r in &summary.reports {
         warn_damage(r.run.as_str(), &r.files);
     }
+    if let Some(why) = &summary.full_because {
+        eprintln!("tfevents: warning: {}: {why}", out.display());
+    }
     if summary.rows.is_empty() {
         eprintln!(
             "tfevents: {}: nothing new since the last convert ({} runs unchanged)",
@@ -121,6 +124,12 @@ pub fn scalars_text(
     let (mut writer, tmp): (Box<dyn Write>, Option<PathBuf>) = match out {
         None => (Box::new(BufWriter::new(io::stdout().lock())), None),
         Some(path) => {
+            if path.is_dir() {
+                return Err(CliError::Usage(format!(
+                    "--out {} is a directory; --format csv and jsonl write one file",
+                    path.display()
+                )));
+            }
             let tmp = path.with_file_name(format!(
                 ".tmp-{}-{}",
                 std::process::id(),
@@ -141,12 +150,13 @@ pub fn scalars_text(
     });
     drop(writer);
     match (result, tmp, out) {
-        (Ok(()), Some(tmp), Some(path)) => {
-            std::fs::rename(&tmp, path).map_err(|e| CliError::Path {
+        (Ok(()), Some(tmp), Some(path)) => std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            CliError::Path {
                 path: path.clone(),
                 source: e,
-            })
-        }
+            }
+        }),
         (Err(e), Some(tmp), _) => {
             let _ = std::fs::remove_file(tmp);
             Err(e)

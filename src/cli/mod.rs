@@ -464,8 +464,13 @@ fn parse_glob(pattern: &Option<String>) -> Result<Option<tfevents::glob::Glob>, 
 
 fn set_jobs(jobs: Option<usize>) -> Result<(), CliError> {
     if let Some(jobs) = jobs {
-        if jobs == 0 {
-            return Err(CliError::Usage("--jobs must be at least 1".into()));
+        /// More threads than this only cost memory and time, whatever the machine.
+        const MAX_JOBS: usize = 256;
+        if jobs == 0 || jobs > MAX_JOBS {
+            return Err(CliError::Usage(format!(
+                "--jobs must be from 1 to {MAX_JOBS} (this machine has {} cores)",
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            )));
         }
         // Fails only if the global pool was already built, which cannot happen here.
         let _ = rayon::ThreadPoolBuilder::new()
