@@ -140,11 +140,18 @@ pub fn discover<P: AsRef<Path>>(paths: &[P]) -> Result<Discovery, DiscoverError>
     Ok(Discovery { runs, warnings })
 }
 
-/// `/`-separated text of a path; non-UTF-8 bytes are replaced.
+/// `/`-separated text of a path; bytes that are not UTF-8 are written as `\xNN`, so that
+/// directories whose names differ only there stay different runs.
 fn display_path(p: &Path) -> String {
-    let s = p.to_string_lossy();
+    let mut s = String::new();
+    for chunk in p.as_os_str().as_encoded_bytes().utf8_chunks() {
+        s.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            s.push_str(&format!("\\x{b:02x}"));
+        }
+    }
     if std::path::MAIN_SEPARATOR == '/' {
-        s.into_owned()
+        s
     } else {
         s.replace(std::path::MAIN_SEPARATOR, "/")
     }
@@ -257,6 +264,21 @@ mod tests {
             vec!["events.out.tfevents.1.host", "events.out.tfevents.2.host"]
         );
         assert!(d.warnings.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_that_are_not_utf8_stay_apart() {
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for name in [&b"bad\xff"[..], b"bad\xfe", "bad\u{fffd}".as_bytes()] {
+            let dir = root.join(std::ffi::OsStr::from_bytes(name));
+            touch(&dir.join("events.out.tfevents.1.host"));
+        }
+        let d = discover(&[root]).unwrap();
+        let names: Vec<_> = d.runs.iter().map(|r| r.run.0.as_str()).collect();
+        assert_eq!(names, vec!["bad\\xfe", "bad\\xff", "bad\u{fffd}"]);
     }
 
     #[test]
