@@ -26,7 +26,7 @@ use thiserror::Error;
 
 mod delta;
 mod dict;
-mod page_order;
+mod page_index;
 
 use crate::glob::Glob;
 use crate::logdir::{Discovery, RunFiles};

@@ -14,18 +14,16 @@ use arrow_array::types::Int64Type;
 use arrow_array::Array;
 use arrow_schema::{DataType, Field};
 use parquet::basic::{Compression, Encoding, EncodingMask, PageType, Type};
-use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::page::PageWriter;
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::{ParquetError, Result};
-use parquet::file::metadata::{
-    ColumnChunkMetaData, ColumnIndexBuilder, OffsetIndexBuilder, PageEncodingStats,
-};
+use parquet::file::metadata::{ColumnChunkMetaData, PageEncodingStats};
 use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
 use super::dict::{put_varint, RawChunk, PAGE_ROWS};
-use super::page_order::PageOrder;
+use super::page_index::PageIndex;
 
 /// Values per block and miniblocks per block (the Arrow writer's layout).
 const BLOCK: usize = 128;
@@ -56,12 +54,8 @@ pub fn encode(descr: ColumnDescPtr, arrays: &[&dyn Array]) -> Result<RawChunk> {
     }
 
     let mut sink = TrackedWrite::new(Vec::new());
-    let mut offset_index = OffsetIndexBuilder::new();
-    let mut column_index = ColumnIndexBuilder::new(Type::INT64);
-    let mut order = PageOrder::new();
+    let mut index = PageIndex::new(Type::INT64);
     let (mut chunk_min, mut chunk_max) = (i64::MAX, i64::MIN);
-    let mut uncompressed = 0i64;
-    let mut data_pages = 0i32;
     {
         let mut pages = SerializedPageWriter::new(&mut sink);
         for page in values.chunks(PAGE_ROWS) {
@@ -72,37 +66,22 @@ pub fn encode(descr: ColumnDescPtr, arrays: &[&dyn Array]) -> Result<RawChunk> {
             chunk_max = chunk_max.max(max);
             let mut buf = Vec::with_capacity(16 + page.len() / 16);
             delta_binary_packed(page, &mut buf);
-            let size = buf.len();
-            let spec = pages.write_page(CompressedPage::new(
-                Page::DataPage {
-                    buf: buf.into(),
-                    num_values: page.len() as u32,
-                    encoding: Encoding::DELTA_BINARY_PACKED,
-                    def_level_encoding: Encoding::RLE,
-                    rep_level_encoding: Encoding::RLE,
-                    statistics: None,
-                },
-                size,
-            ))?;
-            uncompressed += spec.uncompressed_size as i64;
-            data_pages += 1;
-            offset_index.append_offset_and_size(spec.offset as i64, spec.compressed_size as i32);
-            offset_index.append_row_count(page.len() as i64);
-            column_index.append(
-                false,
-                min.to_le_bytes().to_vec(),
-                max.to_le_bytes().to_vec(),
-                0,
-                None,
-            );
-            order.push(min, max);
+            index.write_data_page(
+                &mut pages,
+                buf,
+                page.len(),
+                Encoding::DELTA_BINARY_PACKED,
+                (min, max),
+                (min.to_le_bytes().to_vec(), max.to_le_bytes().to_vec()),
+            )?;
         }
         pages.close()?;
     }
     let bytes = sink
         .into_inner()
         .map_err(|e| ParquetError::External(Box::new(e)))?;
-    column_index.set_boundary_order(order.boundary());
+    let (uncompressed, data_pages) = (index.uncompressed, index.data_pages);
+    let (offset_index, column_index) = index.finish();
     // As the Arrow writer does for a signed type: the deprecated min/max fields too.
     let statistics = Statistics::Int64(
         ValueStatistics::new(Some(chunk_min), Some(chunk_max), None, Some(0), false)

@@ -11,7 +11,6 @@
 
 use std::io;
 
-use super::page_order::PageOrder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, DictionaryArray};
@@ -21,14 +20,14 @@ use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::ByteArray;
 use parquet::errors::{ParquetError, Result};
-use parquet::file::metadata::{
-    ColumnChunkMetaData, ColumnIndexBuilder, OffsetIndexBuilder, PageEncodingStats,
-};
+use parquet::file::metadata::{ColumnChunkMetaData, PageEncodingStats};
 use parquet::file::reader::ChunkReader;
 use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, SerializedRowGroupWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 use rustc_hash::FxHashMap;
+
+use super::page_index::PageIndex;
 
 /// Rows per data page, as the Arrow writer's default page row limit.
 pub(super) const PAGE_ROWS: usize = 20_000;
@@ -127,12 +126,8 @@ pub fn encode(descr: ColumnDescPtr, arrays: &[&dyn Array]) -> Result<RawChunk> {
     let value_of = |r: u32| values[by_value[r as usize] as usize].as_bytes();
 
     let mut sink = TrackedWrite::new(Vec::new());
-    let mut offset_index = OffsetIndexBuilder::new();
-    let mut column_index = ColumnIndexBuilder::new(Type::BYTE_ARRAY);
-    let mut order = PageOrder::new();
+    let mut index = PageIndex::new(Type::BYTE_ARRAY);
     let (mut chunk_min, mut chunk_max) = (u32::MAX, 0u32);
-    let mut uncompressed = 0i64;
-    let mut data_pages = 0i32;
     let mut total_bytes = 0i64;
     let dictionary_len;
     {
@@ -154,7 +149,7 @@ pub fn encode(descr: ColumnDescPtr, arrays: &[&dyn Array]) -> Result<RawChunk> {
             size,
         ))?;
         dictionary_len = spec.compressed_size as i64;
-        uncompressed += spec.uncompressed_size as i64;
+        index.uncompressed += spec.uncompressed_size as i64;
 
         let bit_width = bits_for(values.len().saturating_sub(1) as u32);
         let mut next = 0usize; // next run
@@ -188,38 +183,25 @@ pub fn encode(descr: ColumnDescPtr, arrays: &[&dyn Array]) -> Result<RawChunk> {
             total_bytes += bytes;
             chunk_min = chunk_min.min(min);
             chunk_max = chunk_max.max(max);
-            let size = buf.len();
-            let spec = pages.write_page(CompressedPage::new(
-                Page::DataPage {
-                    buf: buf.into(),
-                    num_values: page_rows as u32,
-                    encoding: Encoding::RLE_DICTIONARY,
-                    def_level_encoding: Encoding::RLE,
-                    rep_level_encoding: Encoding::RLE,
-                    statistics: None,
-                },
-                size,
-            ))?;
-            uncompressed += spec.uncompressed_size as i64;
-            data_pages += 1;
-            offset_index.append_offset_and_size(spec.offset as i64, spec.compressed_size as i32);
-            offset_index.append_row_count(page_rows as i64);
-            offset_index.append_unencoded_byte_array_data_bytes(Some(bytes));
-            column_index.append(
-                false,
-                value_of(min).to_vec(),
-                value_of(max).to_vec(),
-                0,
-                None,
-            );
-            order.push(value_of(min), value_of(max));
+            index.write_data_page(
+                &mut pages,
+                buf,
+                page_rows,
+                Encoding::RLE_DICTIONARY,
+                (value_of(min), value_of(max)),
+                (value_of(min).to_vec(), value_of(max).to_vec()),
+            )?;
+            index
+                .offset
+                .append_unencoded_byte_array_data_bytes(Some(bytes));
         }
         pages.close()?;
     }
     let bytes = sink
         .into_inner()
         .map_err(|e| ParquetError::External(Box::new(e)))?;
-    column_index.set_boundary_order(order.boundary());
+    let (uncompressed, data_pages) = (index.uncompressed, index.data_pages);
+    let (offset_index, column_index) = index.finish();
 
     let stat = |r: u32| ByteArray::from(value_of(r).to_vec());
     let statistics = if rows > 0 {
