@@ -816,12 +816,7 @@ fn export_round_trips_every_kind_the_writer_writes() {
 fn export_refuses_to_overwrite_and_needs_tables() {
     let dir = tempfile::tempdir().unwrap();
     let tables = dir.path().join("t");
-    ok(&tfevents(&[
-        "convert",
-        fixture("logdir").to_str().unwrap(),
-        "--out",
-        tables.to_str().unwrap(),
-    ]));
+    common::convert_fixtures(&tables, &[]);
     let busy = dir.path().join("busy");
     std::fs::create_dir_all(&busy).unwrap();
     std::fs::write(busy.join("keep.txt"), b"mine").unwrap();
@@ -897,14 +892,7 @@ fn export_names_the_rows_it_cannot_write() {
 
     let dir = tempfile::tempdir().unwrap();
     let tables = dir.path().join("t");
-    ok(&tfevents(&[
-        "convert",
-        fixture("logdir").to_str().unwrap(),
-        "--out",
-        tables.to_str().unwrap(),
-        "--kinds",
-        "histograms",
-    ]));
+    common::convert_fixtures(&tables, &["--kinds", "histograms"]);
     let path = tables.join("histograms.parquet");
     let file = std::fs::File::open(&path).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)

@@ -11,7 +11,7 @@ use arrow_array::types::{Float64Type, Int32Type, Int64Type};
 use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use common::{fixture, load_logdir, same};
+use common::{convert_fixtures, fixture, load_logdir, same};
 use tfevents::table::Table;
 use tfevents::value::Value;
 
@@ -49,19 +49,6 @@ fn strings(batch: &RecordBatch, col: &str) -> Vec<String> {
 }
 
 type ScalarKey = (String, String, i64, bool);
-
-fn convert_fixtures(out: &Path, extra: &[&str]) {
-    let logdir = fixture("logdir");
-    let mut args = vec![
-        "convert",
-        logdir.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let o = tfevents(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
 
 #[test]
 fn scalars_table_holds_every_scalar_sorted() {

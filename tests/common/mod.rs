@@ -14,6 +14,24 @@ pub fn fixture(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// Converts `fixtures/logdir` into tables in `out` with the `tfevents` binary and the extra
+/// arguments `extra`; panics with its stderr if that fails.
+pub fn convert_fixtures(out: &Path, extra: &[&str]) {
+    let logdir = fixture("logdir");
+    let mut args = vec![
+        "convert",
+        logdir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_tfevents"))
+        .args(&args)
+        .output()
+        .expect("run tfevents");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 /// Every run under a logdir, loaded into memory, by run name.
 pub fn load_logdir(dir: &Path) -> BTreeMap<String, (Vec<OwnedPoint>, RunReport)> {
     let d = discover(&[dir]).expect("discover");
