@@ -28,7 +28,7 @@ use crate::proto::tensorboard as pb;
 use crate::proto::tensorboard::hparams as hp;
 use crate::summary;
 use crate::table::Table;
-use crate::tables::{f64_list, i64_list, is_table_dir, scan, string_list, TablesError};
+use crate::tables::{f64_list, has_table, i64_list, is_table_dir, scan, string_list, TablesError};
 use crate::value::{dtype, Histogram};
 use crate::writer::{EventWriter, FlushPolicy, FILE_VERSION};
 
@@ -230,11 +230,8 @@ fn read_rows(
 ) -> Result<BTreeMap<String, RunRows>, ExportError> {
     let keep = |r: &str| runs.is_none_or(|g| g.matches(r));
     let mut out: BTreeMap<String, RunRows> = BTreeMap::new();
-    let present = |t: Table| {
-        dir.join(format!("{}.parquet", t.name())).is_file() || dir.join(t.name()).is_dir()
-    };
     for table in Table::VALUES {
-        if !present(table) {
+        if !has_table(dir, table) {
             continue;
         }
         scan(dir, table, None, |b| {
@@ -444,7 +441,7 @@ fn read_rows(
             Ok(())
         })?;
     }
-    if present(Table::Runs) {
+    if has_table(dir, Table::Runs) {
         scan(dir, Table::Runs, Some(&["run", "status"]), |b| {
             let (names, status) = (b.runs()?, b.strings("status")?);
             for i in 0..b.len() {

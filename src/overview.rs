@@ -15,7 +15,7 @@ use crate::query::{Agg, Cell, Key, Lookup, Source};
 use crate::run::read_run;
 use crate::series::{damage_warnings, SeriesError};
 use crate::table::Table;
-use crate::tables::{is_table_dir, scan};
+use crate::tables::{has_table, is_table_dir, scan};
 use crate::value::{Hparams, Value};
 
 /// Summary of one scalar tag of a run (superseded values left out).
@@ -393,7 +393,7 @@ fn from_tables(dir: &Path) -> Result<Vec<RunSummary>, SeriesError> {
             Ok(())
         },
     )?;
-    if dir.join("hparams.parquet").is_file() || dir.join("hparams").is_dir() {
+    if has_table(dir, Table::Hparams) {
         scan(dir, Table::Hparams, None, |b| {
             let (names, keys) = (b.runs()?, b.strings("name")?);
             let (numbers, strings, bools) =
@@ -424,7 +424,7 @@ fn from_tables(dir: &Path) -> Result<Vec<RunSummary>, SeriesError> {
             Ok(())
         })?;
     }
-    if dir.join("scalars.parquet").is_file() || dir.join("scalars").is_dir() {
+    if has_table(dir, Table::Scalars) {
         scan(
             dir,
             Table::Scalars,

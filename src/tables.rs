@@ -61,6 +61,11 @@ pub fn is_table_dir(dir: &Path) -> bool {
     dir.join(MARKER).is_file() || dir.join(LEGACY_NAMES[0].0).is_file()
 }
 
+/// True when `dir` holds `table`, as one file or partitioned by run.
+pub fn has_table(dir: &Path, table: Table) -> bool {
+    dir.join(format!("{}.parquet", table.name())).is_file() || dir.join(table.name()).is_dir()
+}
+
 /// One batch of a table, with the run it belongs to when the table is partitioned (the
 /// partition files hold no `run` column).
 #[derive(Debug, Clone)]
